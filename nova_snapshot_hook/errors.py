@@ -1,0 +1,43 @@
+"""The one exception type the CLI turns into a single line for the user.
+
+Every failure the user can act on is raised as a HookError whose message says what happened and
+whose ``fix`` names the file, line or key to change. Nothing else may reach the user as a traceback.
+"""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1      # the cloud or the snapshot failed
+EXIT_USAGE = 2        # bad arguments, settings or credentials: fix the input
+
+
+class HookError(Exception):
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message, fix=None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self):
+        return f"{self.message} ({self.fix})" if self.fix else self.message
+
+
+class ConfigError(HookError):
+    """The settings file or the command line is wrong."""
+    exit_code = EXIT_USAGE
+
+
+class CredentialsError(HookError):
+    """The credentials are missing, unreadable, unsafe or malformed."""
+    exit_code = EXIT_USAGE
+
+
+class IdentityError(HookError):
+    """This machine's server id cannot be found, or the sources disagree."""
+
+
+class CloudError(HookError):
+    """The cloud refused, failed or did not answer in time."""
+
+
+class CaptureTimeout(CloudError):
+    """The backup was requested but its disk was not captured within the wait."""
