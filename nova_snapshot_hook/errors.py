@@ -41,3 +41,12 @@ class CloudError(HookError):
 
 class CaptureTimeout(CloudError):
     """The backup was requested but its disk was not captured within the wait."""
+
+
+class ActionRefused(CloudError):
+    """Nova refused a server action with 400 or 409; the caller may fall back or wait."""
+
+    def __init__(self, message, status, detail, fix=None):
+        super().__init__(message, fix)
+        self.status = status
+        self.detail = detail

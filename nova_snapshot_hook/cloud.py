@@ -1,0 +1,180 @@
+"""The cloud edge: one keystoneauth session, Nova through novaclient, Glance through an adapter.
+
+Imported only when a request is really made: keystoneauth1 and novaclient cost 10-15 interpreter
+start-ups (../shared/docs/hook-speed.md). Every failure leaves this module as a HookError whose
+line names the cause and the file or key to fix.
+"""
+
+import contextlib
+
+import requests
+from keystoneauth1 import adapter, exceptions as ksa
+from keystoneauth1 import session as ksa_session
+from keystoneauth1.identity import v3
+from novaclient import client as nova_client, exceptions as nova_exc
+
+from . import __version__
+from .errors import ActionRefused, CloudError, CredentialsError, IdentityError
+
+MICROVERSION = "2.45"   # from 2.45 createBackup/createImage answer with the image id in the body
+IMAGE_PATCH = "application/openstack-images-v2.1-json-patch"
+
+
+def _auth_plugin(credentials):
+    kwargs = credentials.auth_kwargs()
+    if credentials.auth_type == "v3applicationcredential":
+        return v3.ApplicationCredential(**kwargs)
+    return v3.Password(**kwargs)
+
+
+def make_session(credentials, settings):
+    """Build the session once; every adapter below shares its token and TLS settings."""
+    http = requests.Session()
+    if settings.https_proxy:
+        # Neither cron nor apt passes a proxy environment: the settings name it.
+        http.proxies = {"https": settings.https_proxy, "http": settings.https_proxy}
+        if settings.no_proxy:
+            http.proxies["no_proxy"] = settings.no_proxy
+    verify = credentials.cacert or credentials.verify
+    cert = (credentials.cert, credentials.key) if credentials.cert and credentials.key else credentials.cert
+    return ksa_session.Session(auth=_auth_plugin(credentials), session=http, verify=verify,
+                               cert=cert or None, timeout=settings.api_timeout,
+                               user_agent=f"nova-snapshot-hook/{__version__}")
+
+
+class Cloud:
+    """The few Nova and Glance calls a backup needs, with failures translated for the user."""
+
+    def __init__(self, credentials, settings, session=None):
+        self.credentials = credentials
+        self.session = session or make_session(credentials, settings)
+        where = dict(region_name=credentials.region_name or None, interface=credentials.interface)
+        self.nova = nova_client.Client(MICROVERSION, session=self.session,
+                                       endpoint_type=credentials.interface,
+                                       region_name=credentials.region_name or None)
+        self.glance = adapter.Adapter(self.session, service_type="image", **where)
+
+    # -- Nova -------------------------------------------------------------------------------
+    def get_server(self, server_id):
+        with self.translated("reading server " + server_id):
+            try:
+                return self.nova.servers.get(server_id)
+            except nova_exc.NotFound:
+                raise IdentityError(
+                    f"server {server_id} does not exist in the project of {self.credentials.source}",
+                    fix="set [server] id in the settings to this VM's id, or leave it empty to detect it",
+                ) from None
+
+    def server_action(self, server_id, action, body):
+        """POST /servers/{id}/action; returns (response body, request id for the instance action)."""
+        doing = action + " of server " + server_id
+        with self.translated(doing):
+            try:
+                response, body = self.nova.client.post(f"/servers/{server_id}/action", body={action: body})
+            except nova_exc.ClientException as err:
+                if err.code in (400, 409):    # the caller decides: fall back, or wait it out
+                    raise ActionRefused(f"{doing}: HTTP {err.code} {_first_line(err.message)}",
+                                        status=err.code, detail=str(err.message)) from None
+                raise
+        request_id = response.headers.get("x-openstack-request-id") or response.headers.get(
+            "x-compute-request-id")
+        return body or {}, request_id
+
+    def action_failed(self, server_id, request_id):
+        """Whether the instance action of our request reports an error (None if unknown)."""
+        if not request_id:
+            return None
+        with self.translated("reading the instance action " + request_id):
+            try:
+                action = self.nova.instance_action.get(server_id, request_id)
+            except nova_exc.NotFound:
+                return None
+        return getattr(action, "message", None) not in (None, "")
+
+    # -- Glance -----------------------------------------------------------------------------
+    def get_image(self, image_id):
+        """The image as a dict, or None when Glance has no such image."""
+        with self.translated("reading image " + image_id):
+            try:
+                return self.glance.get(f"/v2/images/{image_id}").json()
+            except ksa.NotFound:
+                return None
+
+    def list_images(self, **filters):
+        """Every image matching the exact-match filters, following Glance's pages."""
+        images, url, params = [], "/v2/images", dict(filters, limit=100)
+        with self.translated("listing images"):
+            while url:
+                page = self.glance.get(url, params=params).json()
+                images.extend(page.get("images", []))
+                url, params = page.get("next"), None
+        return images
+
+    def delete_image(self, image_id):
+        with self.translated("deleting image " + image_id):
+            try:
+                self.glance.delete(f"/v2/images/{image_id}")
+            except ksa.NotFound:
+                pass
+
+    def set_image_properties(self, image_id, properties):
+        patch = [{"op": "add", "path": "/" + key, "value": value} for key, value in properties.items()]
+        with self.translated("updating image " + image_id):
+            self.glance.patch(f"/v2/images/{image_id}", json=patch,
+                              headers={"Content-Type": IMAGE_PATCH})
+
+    # -- errors -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def translated(self, doing):
+        """Turn library exceptions into one line naming the cause and what to fix."""
+        source = self.credentials.source
+        try:
+            yield
+        except (CloudError, IdentityError, CredentialsError):
+            raise
+        except ksa.SSLError:
+            raise CloudError(f"{doing}: TLS verification failed for {self.credentials.auth_url} "
+                             "or the service endpoints",
+                             fix=f"set OS_CACERT in {source} to the cloud's CA bundle") from None
+        except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.UnknownConnectionError) as err:
+            raise CloudError(f"{doing}: cannot reach the cloud ({_first_line(err)})",
+                             fix=f"check OS_AUTH_URL in {source}, the network, or [cloud] https_proxy "
+                                 "in the settings") from None
+        except ksa.Unauthorized:
+            raise CredentialsError(f"{doing}: the cloud refused the credentials (HTTP 401)",
+                                   fix=f"check the user, password or application credential in {source}"
+                                   ) from None
+        except ksa.EndpointNotFound:
+            raise CloudError(f"{doing}: the catalog has no endpoint for region "
+                             f"'{self.credentials.region_name or '(any)'}' and interface "
+                             f"'{self.credentials.interface}'",
+                             fix=f"check OS_REGION_NAME and OS_INTERFACE in {source}") from None
+        except (ksa.RequestTimeout, ksa.GatewayTimeout) as err:
+            raise CloudError(f"{doing}: the cloud did not answer in time ({_first_line(err)})",
+                             fix="retry later, or raise [cloud] api_timeout in the settings") from None
+        except ksa.HttpError as err:
+            raise CloudError(f"{doing}: HTTP {err.http_status} {_first_line(err.message)}",
+                             fix=_fix_for_status(err.http_status, source)) from None
+        except nova_exc.ClientException as err:
+            raise CloudError(f"{doing}: HTTP {err.code} {_first_line(err.message)}",
+                             fix=_fix_for_status(err.code, source)) from None
+        except ksa.ClientException as err:
+            raise CloudError(f"{doing}: {_first_line(err)}", fix=f"check {source}") from None
+
+
+def _first_line(value):
+    text = str(value).strip()
+    return text.splitlines()[0][:300] if text else type(value).__name__
+
+
+def _fix_for_status(status, source):
+    if status == 401:
+        return f"check the credentials in {source}"
+    if status == 403:
+        return ("the cloud's policy or quota refuses this: the user needs the member role on the "
+                f"server's project ({source}), or free image quota")
+    if status in (413, 429):
+        return "the image quota or rate limit is reached: delete old images or ask for more quota"
+    if status >= 500:
+        return "the cloud failed: retry later, or ask its operators"
+    return "see the cloud's message"

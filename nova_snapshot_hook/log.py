@@ -1,0 +1,101 @@
+"""Output for people and for syslog, with every known secret masked on the way out.
+
+Console lines keep the original article's style (`INFO: ...`, `SUCCESS: ...`, `ERROR: ...`).
+The same records go to syslog (the journal reads /dev/log) under the program's name.
+"""
+
+import logging
+import logging.handlers
+import os
+import sys
+
+NAME = "nova-snapshot-hook"
+SUCCESS = 25
+logging.addLevelName(SUCCESS, "SUCCESS")
+MASK = "***"
+
+
+class Redactor(logging.Filter):
+    """Replaces every registered secret (passwords, credential secrets, tokens) in a record."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets = set()
+
+    def add(self, *values):
+        self.secrets.update(value for value in values if value and len(value) >= 4)
+
+    def mask(self, text):
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record):
+        if self.secrets:
+            record.msg, record.args = self.mask(record.getMessage()), None
+            if record.exc_info:
+                record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+
+redactor = Redactor()
+log = logging.getLogger(NAME)
+
+
+class _MaxLevel(logging.Filter):
+    def __init__(self, below):
+        super().__init__()
+        self.below = below
+
+    def filter(self, record):
+        return record.levelno < self.below
+
+
+def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False):
+    """Configure the console and syslog handlers once per process."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    level = logging.WARNING if quiet else (logging.DEBUG if verbosity else logging.INFO)
+    log.setLevel(min(level, logging.INFO))
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    console = logging.Formatter("%(levelname)s: %(message)s")
+
+    # Machine output owns stdout under --json; people's lines then go to stderr.
+    if not json_output:
+        out = logging.StreamHandler(sys.stdout)
+        out.setLevel(level)
+        out.addFilter(_MaxLevel(logging.WARNING))
+        out.addFilter(redactor)
+        out.setFormatter(console)
+        log.addHandler(out)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.WARNING if not json_output else level)
+    err.addFilter(redactor)
+    err.setFormatter(console)
+    log.addHandler(err)
+
+    if use_syslog and os.path.exists("/dev/log"):
+        try:
+            syslog = logging.handlers.SysLogHandler(address="/dev/log")
+        except OSError:
+            syslog = None
+        if syslog:
+            syslog.ident = f"{NAME}[{os.getpid()}]: "
+            syslog.setLevel(logging.INFO)
+            syslog.addFilter(redactor)
+            syslog.setFormatter(console)
+            log.addHandler(syslog)
+
+    # -vv shows the libraries' HTTP conversation (keystoneauth hashes tokens; we mask the rest).
+    if verbosity >= 2:
+        for name in ("keystoneauth", "novaclient"):
+            library = logging.getLogger(name)
+            library.setLevel(logging.DEBUG)
+            library.propagate = False
+            for handler in log.handlers:
+                library.addHandler(handler)
+    return log

@@ -1,0 +1,84 @@
+"""Image names and image properties: pure functions, no I/O.
+
+A name reads `<host>-<series>-<UTC time>[-<what>]`, e.g. `web01-apt-20261126T0406Z-upgrade-openssl`,
+made only of characters that Glance, shells and humans handle well. Our own properties carry the
+`nsh_` prefix; rotation of our own images (the createImage path) trusts only them.
+"""
+
+import time
+
+from . import __version__
+
+MAX_NAME = 255              # Glance's limit for a name, Nova's for createBackup's name
+MAX_PROPERTY_VALUE = 255    # Nova's limit for a createBackup/createImage metadata value
+PREFIX = "nsh_"
+SERIES_PROPERTY = PREFIX + "series"
+SERVER_PROPERTY = PREFIX + "server"
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~_")
+_SERIES_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def safe_part(text):
+    """Keep the characters we allow; anything else becomes '-', runs of '-' fold into one."""
+    out, last_dash = [], False
+    for char in text:
+        if char in _SAFE:
+            out.append(char)
+            last_dash = False
+        elif not last_dash:
+            out.append("-")
+            last_dash = True
+    return "".join(out).strip("-")
+
+
+def check_series(series):
+    """A series (Nova's backup_type) is a short lowercase word; returns an error text or None."""
+    if not series or len(series) > 64:
+        return "a series name has 1 to 64 characters"
+    if not set(series) <= _SERIES_CHARS or series[0] in "-_":
+        return "a series name is made of a-z, 0-9, '-' and '_' and starts with a letter or digit"
+    return None
+
+
+def timestamp(now=None):
+    return time.strftime("%Y%m%dT%H%MZ", time.gmtime(now))
+
+
+def short_host(hostname):
+    return safe_part(hostname.split(".", 1)[0]) or "host"
+
+
+def image_name(hostname, series, now=None, what=""):
+    """The backup's name; `what` (the change it precedes) is cut first when the name is too long."""
+    base = f"{short_host(hostname)}-{safe_part(series)}-{timestamp(now)}"
+    tail = safe_part(what)
+    name = f"{base}-{tail}" if tail else base
+    return cut(name, MAX_NAME)
+
+
+def cut(text, limit):
+    if len(text) <= limit:
+        return text
+    return text[:limit].rstrip("-.")
+
+
+def own_properties(server_id, series, hostname, trigger, method):
+    """The properties that mark an image as ours, of this server and this series."""
+    return {
+        SERIES_PROPERTY: series,
+        SERVER_PROPERTY: server_id,
+        PREFIX + "host": short_host(hostname),
+        PREFIX + "trigger": trigger,
+        PREFIX + "method": method,
+        PREFIX + "version": __version__,
+    }
+
+
+def clean_properties(properties):
+    """Nova accepts metadata values of at most 255 characters; cut ours to fit."""
+    return {key: cut(str(value), MAX_PROPERTY_VALUE) for key, value in properties.items()}
+
+
+def is_ours(image, server_id, series):
+    """True only for images we made for this server and this series."""
+    return image.get(SERVER_PROPERTY) == server_id and image.get(SERIES_PROPERTY) == series

@@ -1,0 +1,190 @@
+"""Take one backup of this server: request it, wait for the capture, rotate what is ours.
+
+The flow: confirm the server -> createBackup (or createImage) -> poll Glance and Nova until the disk
+is captured -> on the createImage path, rotate our own images once the new one is active.
+`cloud` is a cloud.Cloud; `clock` and `sleep` are parameters so the logic is testable.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from . import capture, naming, rotation
+from .errors import ActionRefused, CaptureTimeout, CloudError
+from .log import SUCCESS, log
+
+TASK_STATE = "OS-EXT-STS:task_state"
+WAITS = ("captured", "active", "none")
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    series: str = "manual"
+    rotation: int = 7
+    name: str = ""
+    wait: str = "captured"
+    method: str = "auto"                 # auto | backup | image
+    trigger: str = "manual"
+    properties: dict = field(default_factory=dict)
+    poll_interval: float = 1.0
+
+
+@dataclass
+class SnapshotResult:
+    image_id: str
+    name: str
+    series: str
+    rotation: int
+    server_id: str
+    method: str
+    state: str                           # requested | captured | active
+    seconds: float
+    rotated: list = field(default_factory=list)
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+def action_body(method, name, series, rotation_count, metadata):
+    """The server action and its body: what --dry-run prints and what is sent."""
+    if method == "image":
+        return "createImage", {"name": name, "metadata": metadata}
+    return "createBackup", {"name": name, "backup_type": series, "rotation": rotation_count,
+                            "metadata": metadata}
+
+
+class Snapshotter:
+    def __init__(self, cloud, server_id, request, deadline, hostname, clock=time.monotonic,
+                 sleep=time.sleep):
+        self.cloud, self.server_id, self.request = cloud, server_id, request
+        self.deadline, self.hostname = deadline, hostname
+        self.clock, self.sleep = clock, sleep
+
+    def left(self):
+        return self.deadline - self.clock()
+
+    def pause(self, step):
+        self.sleep(max(0.0, min(step, self.left())))
+
+    def polls(self):
+        """Poll quickly at first (the capture is often sub-second), then every poll_interval."""
+        step = 0.25
+        while self.left() > 0:
+            yield
+            self.pause(step)
+            step = min(self.request.poll_interval, step * 1.5)
+
+    # -- the steps ---------------------------------------------------------------------------
+    def run(self):
+        started = self.clock()
+        request = self.request
+        name = request.name or naming.image_name(self.hostname, request.series)
+        self.wait_until_idle()
+        method = "image" if request.method == "image" else "backup"
+        try:
+            image_id, request_id = self.ask(method, name)
+        except ActionRefused as refused:
+            if request.method == "auto" and capture.is_volume_backed_refusal(refused.status,
+                                                                              refused.detail):
+                log.info("The server boots from a volume: createBackup is not possible, "
+                         "using createImage and our own rotation.")
+                method = "image"
+                image_id, request_id = self.ask(method, name)
+            else:
+                raise
+        log.info(f"Backup image {name} ({image_id}) requested; waiting for the capture.")
+        state = "requested"
+        if request.wait != "none":
+            state = self.wait_for_capture(image_id, request_id, until_active=request.wait == "active")
+        rotated = self.rotate(image_id) if method == "image" else []
+        return SnapshotResult(image_id=image_id, name=name, series=request.series,
+                              rotation=request.rotation, server_id=self.server_id,
+                              method="createImage" if method == "image" else "createBackup",
+                              state=state, seconds=round(self.clock() - started, 2), rotated=rotated)
+
+    def wait_until_idle(self):
+        """Confirm the server (GET /servers/{id}) and let a running task finish first."""
+        task_state = "unknown"
+        for _ in self.polls():
+            task_state = getattr(self.cloud.get_server(self.server_id), TASK_STATE, None)
+            if task_state is None:
+                return
+            log.debug(f"server {self.server_id} is busy: task_state {task_state}")
+        raise CloudError(f"server {self.server_id} stayed busy (task_state {task_state}) until the "
+                         "deadline", fix="retry later, or raise [snapshot] timeout or --timeout")
+
+    def ask(self, method, name):
+        """Send the action; a 409 for a task in progress is waited out within the deadline."""
+        request = self.request
+        metadata = naming.clean_properties({
+            **naming.own_properties(self.server_id, request.series, self.hostname, request.trigger,
+                                    "createImage" if method == "image" else "createBackup"),
+            **request.properties})
+        action, body = action_body(method, name, request.series, request.rotation, metadata)
+        refused = None
+        for _ in self.polls():
+            try:
+                answer, request_id = self.cloud.server_action(self.server_id, action, body)
+                return answer["image_id"], request_id
+            except ActionRefused as err:
+                if not capture.is_task_state_conflict(err.status, err.detail):
+                    raise
+                refused = err
+                log.info("The server is busy with another snapshot; waiting for it (HTTP 409).")
+        raise CloudError(f"{refused or 'the request'}: still busy at the deadline",
+                         fix="retry later, or raise [snapshot] timeout or --timeout")
+
+    def wait_for_capture(self, image_id, request_id, until_active):
+        action_failed = None
+        reason = "no answer yet"
+        for _ in self.polls():
+            image = self.cloud.get_image(image_id)
+            status = image.get("status") if image else None
+            task_state = None
+            if image and status not in ("saving", "active"):
+                task_state = getattr(self.cloud.get_server(self.server_id), TASK_STATE, None)
+                if task_state is None and action_failed is None:
+                    action_failed = self.cloud.action_failed(self.server_id, request_id)
+                    continue    # look at the image once more before trusting task_state
+            state, reason = capture.capture_state(status, task_state, action_failed)
+            if state == capture.FAILED:
+                self.discard_failed(image_id, image)
+                raise CloudError(f"the backup {image_id} failed: {reason}; older backups are untouched",
+                                 fix="see nova-compute's log on the cloud, or retry")
+            if state == capture.CAPTURED and (not until_active or status == "active"):
+                return "active" if status == "active" else "captured"
+        self.mark_not_captured(image_id)
+        raise CaptureTimeout(f"the backup {image_id} was requested but not "
+                             f"{'active' if until_active else 'captured'} before the deadline "
+                             f"({reason}); it may still complete",
+                             fix="raise --timeout or [snapshot] timeout")
+
+    def discard_failed(self, image_id, image):
+        """Our own failed new image is deleted, so it cannot take a rotation slot."""
+        if image and image.get("status") != "active":
+            log.warning(f"Deleting the failed new image {image_id}.")
+            self.cloud.delete_image(image_id)
+
+    def mark_not_captured(self, image_id):
+        try:
+            self.cloud.set_image_properties(image_id, {naming.PREFIX + "capture": "not-guaranteed"})
+        except CloudError as err:
+            log.warning(f"could not mark {image_id} as not captured in time: {err}")
+
+    def rotate(self, new_image_id):
+        """createImage path: delete our own surplus images, only once the new one is active."""
+        images = self.cloud.list_images(**{naming.SERVER_PROPERTY: self.server_id,
+                                           naming.SERIES_PROPERTY: self.request.series})
+        doomed = rotation.select_for_rotation(images, self.server_id, self.request.series,
+                                              self.request.rotation, new_image_id)
+        if not any(image.get("id") == new_image_id and image.get("status") == "active"
+                   for image in images):
+            log.info("Rotation waits until the new image is active (the next run does it).")
+        for image in doomed:
+            log.info(f"Rotation: deleting {image.get('name')} ({image['id']}).")
+            self.cloud.delete_image(image["id"])
+        return [image["id"] for image in doomed]
+
+
+def report(result):
+    log.log(SUCCESS, f"Backup image {result.name} ({result.image_id}) {result.state} in "
+                     f"{result.seconds:.1f} s; series {result.series}, rotation {result.rotation}.")

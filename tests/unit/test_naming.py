@@ -1,0 +1,49 @@
+from nova_snapshot_hook import naming
+
+NOW = 1795665960  # 2026-11-26T04:06:00Z
+
+
+def test_name_has_short_host_series_and_utc_minute():
+    assert naming.image_name("web01.example.org", "apt", NOW) == "web01-apt-20261126T0406Z"
+
+
+def test_name_carries_the_change_with_unsafe_characters_folded():
+    name = naming.image_name("web01", "apt", NOW, "upgrade openssl 3.0.11-1~deb12u2 and 3 more")
+    assert name == "web01-apt-20261126T0406Z-upgrade-openssl-3.0.11-1~deb12u2-and-3-more"
+
+
+def test_name_is_cut_to_255_characters_without_a_trailing_dash():
+    name = naming.image_name("h", "apt", NOW, "x-" * 400)
+    assert len(name) <= 255 and not name.endswith("-")
+    assert name.startswith("h-apt-20261126T0406Z-")
+
+
+def test_safe_part_keeps_only_glance_and_shell_friendly_characters():
+    assert naming.safe_part("a b/c;$(rm)`x`é+1:2") == "a-b-c-rm-x-+1-2"
+
+
+def test_empty_hostname_still_gives_a_host_part():
+    assert naming.short_host("...") == "host"
+
+
+def test_series_check_accepts_words_and_rejects_odd_ones():
+    assert naming.check_series("daily") is None
+    assert naming.check_series("apt_2") is None
+    assert naming.check_series("") is not None
+    assert naming.check_series("Daily") is not None
+    assert naming.check_series("a b") is not None
+    assert naming.check_series("-x") is not None
+    assert naming.check_series("x" * 65) is not None
+
+
+def test_own_properties_mark_server_and_series():
+    props = naming.own_properties("srv", "daily", "web01.example.org", "manual", "createBackup")
+    assert props["nsh_server"] == "srv" and props["nsh_series"] == "daily"
+    assert props["nsh_host"] == "web01" and props["nsh_trigger"] == "manual"
+    assert naming.is_ours(props, "srv", "daily")
+    assert not naming.is_ours(props, "other", "daily")
+    assert not naming.is_ours(props, "srv", "weekly")
+
+
+def test_property_values_are_cut_to_novas_limit():
+    assert len(naming.clean_properties({"k": "v" * 300})["k"]) == 255

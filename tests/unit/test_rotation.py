@@ -1,0 +1,48 @@
+from nova_snapshot_hook.rotation import select_for_rotation
+
+SERVER, SERIES = "srv-1", "daily"
+
+
+def image(ident, created, status="active", server=SERVER, series=SERIES, **extra):
+    return dict(id=ident, created_at=created, status=status, nsh_server=server, nsh_series=series,
+                instance_uuid=server, **extra)
+
+
+def ids(images):
+    return [i["id"] for i in images]
+
+
+def test_keeps_the_newest_active_images_and_deletes_the_rest():
+    images = [image("new", "2026-11-26T04:00:03Z"), image("b", "2026-11-26T04:00:02Z"),
+              image("a", "2026-11-26T04:00:01Z")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["a"]
+
+
+def test_nothing_is_deleted_before_the_new_image_is_active():
+    images = [image("new", "3", status="saving"), image("b", "2"), image("a", "1")]
+    assert select_for_rotation(images, SERVER, SERIES, 1, "new") == []
+
+
+def test_only_active_images_count_so_failed_leftovers_push_nothing_out():
+    images = [image("new", "4"), image("q", "3", status="queued"), image("k", "2", status="killed"),
+              image("a", "1")]
+    assert select_for_rotation(images, SERVER, SERIES, 2, "new") == []
+
+
+def test_other_servers_series_and_foreign_images_are_never_touched():
+    images = [image("new", "5"), image("x", "4", server="other"), image("y", "3", series="weekly"),
+              {"id": "z", "created_at": "2", "status": "active"}, image("a", "1")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 1, "new")) == ["a"]
+
+
+def test_never_keeps_fewer_than_one_and_never_deletes_the_new_image():
+    images = [image("new", "2"), image("a", "1")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 0, "new")) == ["a"]
+    # Even if the clock made the new image look older, it stays.
+    images = [image("a", "9"), image("new", "1")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 1, "new")) == []
+
+
+def test_a_protected_image_keeps_its_slot_but_is_not_deleted():
+    images = [image("new", "3"), image("p", "2", protected=True), image("a", "1")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 1, "new")) == ["a"]

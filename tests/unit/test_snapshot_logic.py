@@ -1,0 +1,159 @@
+"""The snapshot flow against a scripted stand-in for cloud.Cloud (no HTTP)."""
+
+import types
+
+import pytest
+
+from nova_snapshot_hook.errors import ActionRefused, CaptureTimeout, CloudError
+from nova_snapshot_hook.snapshot import SnapshotRequest, Snapshotter
+
+SERVER = "11111111-2222-3333-4444-555555555555"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class ScriptedCloud:
+    """Answers from scripts: lists of task states and image statuses, popped per call."""
+
+    def __init__(self, task_states=(None,), statuses=("active",), refusals=(), action_error=False,
+                 images=()):
+        self.task_states, self.statuses = list(task_states), list(statuses)
+        self.refusals, self.action_error, self.images = list(refusals), action_error, list(images)
+        self.calls, self.deleted, self.patched = [], [], []
+
+    def _next(self, script):
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    def get_server(self, server_id):
+        self.calls.append("get_server")
+        return types.SimpleNamespace(**{"OS-EXT-STS:task_state": self._next(self.task_states)})
+
+    def server_action(self, server_id, action, body):
+        self.calls.append(action)
+        self.last_body = body
+        if self.refusals:
+            status, detail = self.refusals.pop(0)
+            raise ActionRefused(f"HTTP {status}", status=status, detail=detail)
+        return {"image_id": "new"}, "req-1"
+
+    def get_image(self, image_id):
+        self.calls.append("get_image")
+        status = self._next(self.statuses)
+        return None if status is None else {"id": image_id, "status": status}
+
+    def action_failed(self, server_id, request_id):
+        self.calls.append("action")
+        return self.action_error
+
+    def delete_image(self, image_id):
+        self.deleted.append(image_id)
+
+    def set_image_properties(self, image_id, properties):
+        self.patched.append((image_id, properties))
+
+    def list_images(self, **filters):
+        return self.images
+
+
+def run(cloud, timeout=60, **request):
+    clock = FakeClock()
+    snap = Snapshotter(cloud, SERVER, SnapshotRequest(**request), clock() + timeout, "web01",
+                       clock=clock, sleep=clock.sleep)
+    return snap.run()
+
+
+def test_backup_is_captured_when_glance_says_saving():
+    cloud = ScriptedCloud(statuses=["queued", "saving"], task_states=[None, "image_pending_upload"])
+    result = run(cloud, series="daily", rotation=3)
+    assert result.state == "captured" and result.image_id == "new"
+    assert cloud.last_body["backup_type"] == "daily" and cloud.last_body["rotation"] == 3
+    assert cloud.last_body["metadata"]["nsh_server"] == SERVER
+    assert cloud.calls[:2] == ["get_server", "createBackup"]
+
+
+def test_wait_active_goes_on_past_saving():
+    cloud = ScriptedCloud(statuses=["saving", "saving", "active"])
+    assert run(cloud, wait="active").state == "active"
+
+
+def test_no_wait_returns_right_after_the_request():
+    cloud = ScriptedCloud()
+    assert run(cloud, wait="none").state == "requested"
+    assert "get_image" not in cloud.calls
+
+
+def test_409_for_a_running_task_is_waited_out():
+    busy = (409, "Cannot 'createBackup' instance x while it is in task_state image_backup")
+    cloud = ScriptedCloud(refusals=[busy, busy])
+    assert run(cloud).state == "active"
+    assert cloud.calls.count("createBackup") == 3
+
+
+def test_409_until_the_deadline_fails_with_one_message():
+    busy = (409, "Cannot 'createBackup' instance x while it is in task_state image_backup")
+    cloud = ScriptedCloud(refusals=[busy] * 1000)
+    with pytest.raises(CloudError, match="still busy"):
+        run(cloud, timeout=5)
+
+
+def test_volume_backed_server_falls_back_to_create_image():
+    cloud = ScriptedCloud(refusals=[(400, "Backup is not supported for volume-backed instances")])
+    result = run(cloud)
+    assert result.method == "createImage" and cloud.calls.count("createImage") == 1
+
+
+def test_forced_backup_method_does_not_fall_back():
+    cloud = ScriptedCloud(refusals=[(400, "Backup is not supported for volume-backed instances")])
+    with pytest.raises(ActionRefused):
+        run(cloud, method="backup")
+
+
+def test_task_state_none_with_an_alive_image_counts_after_the_action_check():
+    cloud = ScriptedCloud(statuses=["queued"], task_states=[None])
+    assert run(cloud).state == "captured"
+    assert "action" in cloud.calls
+
+
+def test_failure_in_the_instance_action_deletes_our_new_image():
+    cloud = ScriptedCloud(statuses=["queued"], task_states=[None], action_error=True)
+    with pytest.raises(CloudError, match="failed"):
+        run(cloud)
+    assert cloud.deleted == ["new"]
+
+
+def test_image_that_vanished_is_a_failure_not_a_success():
+    cloud = ScriptedCloud(statuses=["queued", None], task_states=[None, "image_backup"])
+    with pytest.raises(CloudError, match="deleted the new image"):
+        run(cloud)
+
+
+def test_timeout_marks_the_image_as_not_guaranteed():
+    cloud = ScriptedCloud(statuses=["queued"], task_states=[None, "image_pending_upload"])
+    with pytest.raises(CaptureTimeout):
+        run(cloud, timeout=3)
+    assert cloud.patched == [("new", {"nsh_capture": "not-guaranteed"})]
+
+
+def test_create_image_path_rotates_only_our_active_images():
+    images = [dict(id="new", status="active", created_at="3", nsh_server=SERVER, nsh_series="manual"),
+              dict(id="old", status="active", created_at="2", nsh_server=SERVER, nsh_series="manual"),
+              dict(id="older", status="active", created_at="1", nsh_server=SERVER, nsh_series="manual"),
+              dict(id="alien", status="active", created_at="0")]
+    cloud = ScriptedCloud(images=images)
+    result = run(cloud, method="image", rotation=2, wait="active")
+    assert result.rotated == ["older"] and cloud.deleted == ["older"]
+
+
+def test_busy_server_is_waited_for_before_the_request():
+    cloud = ScriptedCloud(task_states=["image_uploading", "image_uploading", None])
+    run(cloud)
+    assert cloud.calls[:4] == ["get_server", "get_server", "get_server", "createBackup"]
