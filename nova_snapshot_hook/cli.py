@@ -146,7 +146,7 @@ def _credentials(args, settings):
 def _server(args, settings, metadata_url):
     from .identity import resolve_server_id
     return resolve_server_id(args.server or settings.server_id, settings.identity_root,
-                             metadata_url, settings.metadata_timeout)
+                             metadata_url, settings.metadata_timeout, settings_path=settings.path)
 
 
 def dry_run(args, settings, request, hostname, action_body):
