@@ -8,10 +8,9 @@ import logging
 import os
 import re
 
+from .config import DEFAULT_METADATA_URL as METADATA_URL, DEFAULT_PATH as SETTINGS_FILE
 from .errors import IdentityError
 
-from .config import DEFAULT_METADATA_URL as METADATA_URL  # one definition of the default
-SETTINGS_FILE = "/etc/nova-snapshot-hook/nova-snapshot-hook.conf"
 DEFAULT_TIMEOUT = 2.0
 DMIDECODE = "/usr/sbin/dmidecode"
 CLOUD_INIT_DATA = "run/cloud-init/instance-data.json"     # /run is tmpfs: always this boot's data

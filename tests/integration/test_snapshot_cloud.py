@@ -4,7 +4,7 @@ import json
 import threading
 import time
 
-from conftest import openrc_vars, random_uuid, read_state
+from cloud_fixtures import openrc_vars, random_uuid, read_state
 
 
 def names(images):

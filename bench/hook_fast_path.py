@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Benchmark: what an apt run costs when apt's stream alone settles the hook (P1a, target 1.3x).
+
+Runs whole processes, alternating, against the baseline `/usr/bin/python3 -I -c pass`:
+  skip-option  a real stream (tests/fixtures/apt-hook) with NovaSnapshotHook::Skip=true added
+  empty-list   the same config dump with an empty action list
+  skip-large   a skip stream over 64 KiB (2000 upgrades, 390 KB): what parsing costs at scale
+Each hook process reads the stream on fd 0 (apt's InfoFD in real life), parses it, builds the
+change set and asks policy.decide_from_stream; it exits 3 if the stream did not settle the run.
+Prints medians, the ratio to the baseline, peak RSS (getrusage(RUSAGE_CHILDREN) in a fresh
+process per command) and the modules the hook path imports beyond the baseline.
+A benchmark, not a test: it reports and never fails on the figures.
+
+    /usr/bin/python3 bench/hook_fast_path.py [--runs 31]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PYTHON = "/usr/bin/python3"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURE = os.path.join(REPO, "tests", "fixtures", "apt-hook",
+                       "bookworm-install-and-upgrade.txt")
+TARGET = 1.3
+
+HOOK = f"""
+import sys
+sys.path.insert(0, {REPO!r})
+import os
+from nova_snapshot_hook import apt_stream, changes, policy
+stream = apt_stream.read_stream(open(0, "rb", closefd=False))
+change_set = changes.build_changes(stream.actions, stream.config.get("APT::Architecture"))
+decision = policy.decide_from_stream(change_set, stream.config, os.environ)
+if stream.error or decision is None or decision.snapshot:
+    sys.exit(3)
+"""
+LIST_MODULES = "import sys; base = set(sys.modules)\n" + HOOK + \
+    "\nprint(' '.join(sorted(set(sys.modules) - base)))"
+PEAK_RSS = ("import resource, subprocess, sys\n"
+            "subprocess.run(sys.argv[2:], stdin=open(sys.argv[1], 'rb'), check=True)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def make_streams(directory):
+    with open(FIXTURE, "rb") as f:
+        real = f.read()
+    config, _, actions = real.partition(b"\n\n")
+    version, _, dump = config.partition(b"\n")
+    skip_config = version + b"\nNovaSnapshotHook::Skip=true\n" + dump
+    upgrades = b"".join(
+        b"pkg%d 1.0-%d amd64 same < 1:1.0-%d~deb12u1 amd64 same %s\n" % (i, i, i, kind)
+        for i in range(2000)
+        for kind in (b"/var/cache/apt/archives/pkg%d_1%%3a1.0-%d~deb12u1_amd64.deb" % (i, i),
+                     b"**CONFIGURE**"))
+    streams = {
+        "skip-option": skip_config + b"\n\n" + actions,
+        "empty-list": config + b"\n\n",
+        "skip-large": skip_config + b"\n\n" + upgrades,
+    }
+    paths = {}
+    for name, data in streams.items():
+        paths[name] = os.path.join(directory, name)
+        with open(paths[name], "wb") as f:
+            f.write(data)
+    return paths, {name: len(data) for name, data in streams.items()}
+
+
+def run_once(command, stdin_path):
+    with open(stdin_path, "rb") as stdin:
+        start = time.perf_counter()
+        code = subprocess.call(command, stdin=stdin, stdout=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"{command[-1][:40]!r} exited {code}: the stream did not settle the run")
+    return elapsed
+
+
+def peak_rss_kib(command, stdin_path):
+    out = subprocess.run([PYTHON, "-I", "-c", PEAK_RSS, stdin_path] + command,
+                         check=True, capture_output=True, text=True).stdout
+    return int(out.strip())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=31)
+    runs = parser.parse_args().runs
+    baseline = [PYTHON, "-I", "-c", "pass"]
+    hook = [PYTHON, "-I", "-c", HOOK]
+    with tempfile.TemporaryDirectory() as directory:
+        paths, sizes = make_streams(directory)
+        commands = [("baseline", baseline, paths["empty-list"])]
+        commands += [(name, hook, path) for name, path in paths.items()]
+        for _, command, path in commands:  # warm the page cache and the .pyc files
+            run_once(command, path)
+        times = {name: [] for name, _, _ in commands}
+        for round_number in range(runs):
+            shift = round_number % len(commands)  # rotate so no command always runs first
+            for name, command, path in commands[shift:] + commands[:shift]:
+                times[name].append(run_once(command, path))
+        rss = {name: peak_rss_kib(command, path) for name, command, path in commands}
+        added = subprocess.run([PYTHON, "-I", "-c", LIST_MODULES], stdin=open(paths["skip-option"]),
+                               check=True, capture_output=True, text=True).stdout.split()
+
+    base = statistics.median(times["baseline"])
+    print(f"python: {PYTHON} ({sys.version.split()[0]}), {runs} alternating runs each, medians")
+    print(f"{'command':<12} {'stream':>10} {'median ms':>10} {'ratio':>6} {'peak RSS KiB':>13}")
+    for name, _, _ in commands:
+        median = statistics.median(times[name])
+        size = f"{sizes[name]} B" if name in sizes else "-"
+        print(f"{name:<12} {size:>10} {median * 1000:>10.2f} {median / base:>6.2f} {rss[name]:>13}")
+    for names in (("skip-option", "empty-list"), ("skip-large",)):
+        worst = max(statistics.median(times[name]) / base for name in names)
+        verdict = "met" if worst <= TARGET else "MISSED"
+        print(f"{' and '.join(names)}: ratio {worst:.2f}, P1a target <= {TARGET} {verdict}")
+    print("modules the hook path adds to the baseline's: " + " ".join(added))
+
+
+if __name__ == "__main__":
+    main()

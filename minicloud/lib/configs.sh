@@ -1,0 +1,257 @@
+# Configuration files of the minicloud's services, written by minicloud/up.
+# Sourced after lib/common.sh and $STATE/secrets. Every file is rewritten only
+# when its content changes, so a re-run leaves running services' files alone.
+
+# write_if_changed PATH [MODE] < content
+write_if_changed() {
+    local path=$1 mode=${2:-600} tmp
+    mkdir -p "$(dirname "$path")"
+    tmp=$(mktemp "$path.XXXXXX")
+    cat >"$tmp"
+    chmod "$mode" "$tmp"
+    if cmp -s "$tmp" "$path"; then rm -f "$tmp"; else mv -f "$tmp" "$path"; fi
+}
+
+db_url() { echo "mysql+pymysql://minicloud:$DB_PASSWORD@127.0.0.1:$PORT_MYSQL/$1?charset=utf8"; }
+
+# [keystone_authtoken] for a service checking tokens as user $1.
+authtoken_section() {
+    cat <<SECTION
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:$PORT_KEYSTONE/v3
+auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
+auth_type = password
+user_domain_name = Default
+project_domain_name = Default
+project_name = service
+username = $1
+password = $2
+region_name = RegionOne
+interface = public
+SECTION
+}
+
+# A keystoneauth section ([placement], [neutron]) for nova's service user.
+service_auth_section() {
+    cat <<SECTION
+[$1]
+auth_type = password
+auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
+user_domain_name = Default
+project_domain_name = Default
+project_name = service
+username = nova
+password = $NOVA_PASSWORD
+region_name = RegionOne
+valid_interfaces = public
+SECTION
+}
+
+write_keystone_conf() {
+    write_if_changed "$STATE/etc/keystone/keystone.conf" <<CONF
+[DEFAULT]
+use_stderr = true
+
+[database]
+connection = $(db_url keystone)
+
+[token]
+provider = fernet
+
+[fernet_tokens]
+key_repository = $STATE/keystone/fernet-keys
+
+# receipts (MFA) would otherwise look in /etc/keystone
+[fernet_receipts]
+key_repository = $STATE/keystone/fernet-keys
+
+[credential]
+key_repository = $STATE/keystone/credential-keys
+
+# A test cloud: cheap bcrypt (every password auth hashes), and no warning
+# about bcrypt's 72-byte limit on each of them.
+[identity]
+password_hash_rounds = 4
+max_password_length = 72
+CONF
+}
+
+write_glance_conf() {
+    write_if_changed "$STATE/etc/glance/glance-api.conf" <<CONF
+[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = $PORT_GLANCE
+# 0: serve from the main process, no forked workers
+workers = 0
+enabled_backends = fs:file
+use_stderr = true
+
+[database]
+connection = $(db_url glance)
+
+$(authtoken_section glance "$GLANCE_PASSWORD")
+
+[paste_deploy]
+flavor = keystone
+config_file = $STATE/share/glance-common/glance-api-paste.ini
+
+[glance_store]
+default_backend = fs
+
+[fs]
+filesystem_store_datadir = $STATE/glance/images
+
+[os_glance_staging_store]
+filesystem_store_datadir = $STATE/glance/staging
+
+[os_glance_tasks_store]
+filesystem_store_datadir = $STATE/glance/tasks
+
+[oslo_concurrency]
+lock_path = $STATE/glance/lock
+CONF
+}
+
+write_placement_conf() {
+    write_if_changed "$STATE/etc/placement/placement.conf" <<CONF
+[DEFAULT]
+use_stderr = true
+
+[placement_database]
+connection = $(db_url placement)
+
+[api]
+auth_strategy = keystone
+
+$(authtoken_section placement "$PLACEMENT_PASSWORD")
+CONF
+}
+
+# Settings shared by nova.conf (api, conductor, scheduler, nova-manage) and
+# nova-compute.conf.
+nova_common_conf() {
+    cat <<CONF
+[DEFAULT]
+host = minicloud
+my_ip = 127.0.0.1
+transport_url = rabbit://guest:guest@127.0.0.1:$PORT_AMQP/
+state_path = $STATE/nova
+use_stderr = true
+
+$(service_auth_section placement)
+
+$(service_auth_section neutron)
+
+[glance]
+region_name = RegionOne
+valid_interfaces = public
+
+[oslo_concurrency]
+lock_path = $STATE/nova/lock
+
+[oslo_messaging_notifications]
+driver = noop
+
+[vnc]
+enabled = false
+CONF
+}
+
+write_nova_conf() {
+    write_if_changed "$STATE/etc/nova/nova.conf" <<CONF
+$(nova_common_conf)
+
+[DEFAULT]
+enabled_apis = osapi_compute
+osapi_compute_listen = 127.0.0.1
+osapi_compute_listen_port = $PORT_NOVA
+osapi_compute_workers = 1
+metadata_listen = 127.0.0.1
+
+[wsgi]
+api_paste_config = $STATE/share/nova-common/api-paste.ini
+
+[api_database]
+connection = $(db_url nova_api)
+
+[database]
+connection = $(db_url nova)
+
+$(authtoken_section nova "$NOVA_PASSWORD")
+
+[scheduler]
+workers = 1
+
+[conductor]
+workers = 1
+CONF
+
+    # nova-compute gets no database credentials: with [database] or
+    # [api_database] set it complains "No DB access allowed in nova-compute".
+    write_if_changed "$STATE/etc/nova/nova-compute.conf" <<CONF
+$(nova_common_conf)
+
+[DEFAULT]
+compute_driver = minicloud_fake.MinicloudFakeDriver
+instances_path = $STATE/nova/instances
+# healing the network info cache would only ask the Neutron stand-in
+heal_instance_info_cache_interval = -1
+CONF
+}
+
+write_rabbitmq_conf() {
+    write_if_changed "$STATE/etc/rabbitmq/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$PORT_AMQP
+loopback_users.guest = true
+log.console = true
+log.file = false
+CONF
+    # no plugins (no management UI on another port)
+    echo '[].' | write_if_changed "$STATE/etc/rabbitmq/enabled_plugins"
+    # an empty env file, so /etc/rabbitmq/rabbitmq-env.conf is not read
+    : | write_if_changed "$STATE/etc/rabbitmq/rabbitmq-env.conf"
+}
+
+# Small python wrappers named after the services, so ps and logs read well.
+# nova-compute's first imports nova.cmd (eventlet monkey-patching must come
+# first), then lets nova.virt find minicloud_fake.py in this directory.
+write_wrappers() {
+    local name module
+    for name in api conductor scheduler manage; do
+        write_if_changed "$STATE/bin/nova-$name" 755 <<PY
+#!/usr/bin/python3
+# written by minicloud/up
+import sys
+from nova.cmd.$name import main
+sys.exit(main())
+PY
+    done
+    write_if_changed "$STATE/bin/nova-compute" 755 <<PY
+#!/usr/bin/python3
+# written by minicloud/up: nova-compute with minicloud's fake virt driver
+import sys
+import nova.cmd  # noqa: eventlet monkey-patching, before anything else
+import nova.virt
+nova.virt.__path__.append("$MINICLOUD_DIR")
+from nova.cmd.compute import main
+sys.exit(main())
+PY
+    for module in api manage; do
+        write_if_changed "$STATE/bin/glance-$module" 755 <<PY
+#!/usr/bin/python3
+# written by minicloud/up
+import sys
+from glance.cmd.$module import main
+sys.exit(main())
+PY
+    done
+}
+
+write_all_configs() {
+    write_keystone_conf
+    write_glance_conf
+    write_placement_conf
+    write_nova_conf
+    write_rabbitmq_conf
+    write_wrappers
+}
