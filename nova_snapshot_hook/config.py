@@ -35,6 +35,24 @@ class Settings:
     poll_interval: float = 1.0
     lock_path: str = "/run/lock/nova-snapshot-hook.lock"
     syslog: bool = True
+    # [apt]: the apt hook (policy.HookPolicy takes the decision-making ones)
+    apt_enabled: bool = True
+    apt_series: str = "apt"
+    apt_rotation: int = 5
+    apt_operations: tuple = ("install", "upgrade", "downgrade", "remove")
+    apt_include: tuple = ()
+    apt_exclude: tuple = ()
+    apt_important: tuple = None        # None: policy.DEFAULT_IMPORTANT
+    apt_min_interval: float = 600.0
+    apt_strict: bool = False
+    apt_wait: float = 300.0            # the longest apt waits for the capture (the lock is held)
+    # [schedule]: how many backups each tier keeps; 0 switches the tier off
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 12
+    yearly: int = 2
+    schedule_max_delay: float = 3600.0  # per-host deterministic spread of the scheduled run
+    schedule_wait: float = 1800.0
     extra: dict = field(default_factory=dict, compare=False)   # unknown sections, for later readers
 
 
@@ -65,6 +83,51 @@ def _text(text):
     return text.strip()
 
 
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _rotation(text):
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be 1 or more (Nova's rotation 0 deletes the new backup too)")
+    return value
+
+
+def _seconds(text):
+    value = float(text)
+    if value < 0:
+        raise ValueError("must be 0 or more seconds")
+    return value
+
+
+def _words(text):
+    """A list of words, separated by spaces or commas."""
+    return tuple(word for word in text.replace(",", " ").split() if word)
+
+
+OPERATION_WORDS = ("install", "upgrade", "downgrade", "remove", "reinstall")
+
+
+def _operations(text):
+    words = _words(text)
+    unknown = [word for word in words if word not in OPERATION_WORDS]
+    if unknown:
+        raise ValueError(f"unknown operation {unknown[0]!r}; known: {' '.join(OPERATION_WORDS)}")
+    return words
+
+
+def _series(text):
+    from .naming import check_series
+    problem = check_series(text.strip())
+    if problem:
+        raise ValueError(problem)
+    return text.strip()
+
+
 KEYS = {
     ("cloud", "credentials"): ("credentials", _text),
     ("cloud", "https_proxy"): ("https_proxy", _text),
@@ -79,6 +142,22 @@ KEYS = {
     ("snapshot", "poll_interval"): ("poll_interval", _positive_float),
     ("snapshot", "lock"): ("lock_path", _text),
     ("log", "syslog"): ("syslog", _boolean),
+    ("apt", "enabled"): ("apt_enabled", _boolean),
+    ("apt", "series"): ("apt_series", _series),
+    ("apt", "rotation"): ("apt_rotation", _rotation),
+    ("apt", "operations"): ("apt_operations", _operations),
+    ("apt", "include"): ("apt_include", _words),
+    ("apt", "exclude"): ("apt_exclude", _words),
+    ("apt", "important"): ("apt_important", _words),
+    ("apt", "min_interval"): ("apt_min_interval", _seconds),
+    ("apt", "strict"): ("apt_strict", _boolean),
+    ("apt", "wait"): ("apt_wait", _positive_float),
+    ("schedule", "daily"): ("daily", _count),
+    ("schedule", "weekly"): ("weekly", _count),
+    ("schedule", "monthly"): ("monthly", _count),
+    ("schedule", "yearly"): ("yearly", _count),
+    ("schedule", "max_delay"): ("schedule_max_delay", _seconds),
+    ("schedule", "wait"): ("schedule_wait", _positive_float),
 }
 KNOWN_SECTIONS = {section for section, _ in KEYS}
 

@@ -39,5 +39,16 @@ def test_syntax_error_names_the_line():
 
 
 def test_unknown_sections_are_kept_for_later_readers():
-    settings = parse_settings("[apt]\nrotation = 5\n", "x.conf")
-    assert settings.extra == {"apt": {"rotation": "5"}}
+    settings = parse_settings("[future]\nkey = 5\n", "x.conf")
+    assert settings.extra == {"future": {"key": "5"}}
+
+
+def test_apt_and_schedule_sections_are_read_and_checked():
+    settings = parse_settings("[apt]\noperations = install, upgrade\nrotation = 3\n"
+                              "exclude = linux-headers-* foo\n[schedule]\ndaily = 0\n", "x.conf")
+    assert settings.apt_operations == ("install", "upgrade") and settings.apt_rotation == 3
+    assert settings.apt_exclude == ("linux-headers-*", "foo") and settings.daily == 0
+    with pytest.raises(ConfigError, match="unknown operation 'instal'"):
+        parse_settings("[apt]\noperations = instal\n", "x.conf")
+    with pytest.raises(ConfigError, match=r"\[apt\] rotation"):
+        parse_settings("[apt]\nrotation = 0\n", "x.conf")
