@@ -1,18 +1,18 @@
 """The command line: parse arguments, run one command, turn every failure into one line."""
 
 import argparse
+import importlib
 import json
 import os
-import signal
 import sys
-import time
 
 from . import __version__, naming
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ConfigError, HookError
 from .log import log, redactor, setup as setup_logging
 
 DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
-GRACE = 5.0     # the watchdog fires this long after the deadline the code itself keeps
+# Modules that add a command: each has add_parser(commands), which sets `run` on its parser.
+COMMAND_MODULES = ()
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,6 +62,8 @@ def build_parser():
     snap.add_argument("--dry-run", action="store_true", help="print the request, send nothing")
     snap.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     snap.set_defaults(run=run_snapshot)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f".{name}", __package__).add_parser(commands)
     return parser
 
 
@@ -84,15 +86,6 @@ def main(argv):
         return EXIT_FAILURE
 
 
-def _watchdog(seconds):
-    """A hard deadline: name resolution and stuck sockets are outside requests' timeouts."""
-    def fire(signum, frame):
-        raise HookError(f"gave up after {seconds:.0f} s (the hard deadline)",
-                        fix="check the network and the cloud, or raise --timeout")
-    signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-
-
 def run_snapshot(args):
     from .config import load_settings
     settings = load_settings(args.config)
@@ -108,26 +101,17 @@ def run_snapshot(args):
     if timeout <= 0:
         raise ConfigError("--timeout must be greater than 0")
 
-    from .snapshot import SnapshotRequest, Snapshotter, action_body, report
+    from .backup import take_backup, watchdog
+    from .snapshot import SnapshotRequest, action_body, report
     request = SnapshotRequest(series=args.series, rotation=args.rotation, name=args.name or "",
                               wait=args.wait, method=method, poll_interval=settings.poll_interval)
     hostname = os.uname().nodename
     if args.dry_run:
         return dry_run(args, settings, request, hostname, action_body)
 
-    _watchdog(timeout + GRACE)
-    deadline = time.monotonic() + timeout
-    credentials = _credentials(args, settings)
-    server_id, source = _server(args, settings, settings.metadata_url)
-    log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
-             f"series {request.series}, rotation {request.rotation}.")
-
-    from .cloud import Cloud
-    from .lock import HostLock
-    with HostLock(settings.lock_path).acquire(deadline):
-        cloud = Cloud(credentials, settings)
-        result = Snapshotter(cloud, server_id, request, deadline, hostname).run()
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    with watchdog(timeout):
+        result = take_backup(settings, request, timeout, args.credentials, args.use_environment,
+                             args.server)
     if args.json:
         print(json.dumps(result.as_dict(), sort_keys=True))
     else:
@@ -135,24 +119,11 @@ def run_snapshot(args):
     return EXIT_OK
 
 
-def _credentials(args, settings):
-    from .credentials import load_credentials
-    credentials = load_credentials(args.credentials or settings.credentials,
-                                   use_environment=args.use_environment)
-    redactor.add(*credentials.secrets())
-    return credentials
-
-
-def _server(args, settings, metadata_url):
-    from .identity import resolve_server_id
-    return resolve_server_id(args.server or settings.server_id, settings.identity_root,
-                             metadata_url, settings.metadata_timeout, settings_path=settings.path)
-
-
 def dry_run(args, settings, request, hostname, action_body):
     """Print what would be sent. Nothing leaves the machine: not even the metadata service."""
     try:
-        server_id, _ = _server(args, settings, metadata_url="")
+        from .backup import resolve_server
+        server_id, _ = resolve_server(settings, args.server, metadata_url="")
     except HookError as err:
         log.warning(f"{err}; showing the request with a placeholder")
         server_id = "<server-id>"

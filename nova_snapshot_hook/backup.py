@@ -1,0 +1,64 @@
+"""Take one backup now, for every caller (the snapshot command, the apt hook, the schedule).
+
+credentials -> which server -> host lock -> cloud session -> Snapshotter. A watchdog bounds the
+wall time, since requests' timeouts do not cover name resolution or a stuck peer.
+"""
+
+import contextlib
+import os
+import signal
+import time
+
+from .errors import HookError
+from .log import log, redactor
+
+GRACE = 5.0     # the watchdog fires this long after the deadline the code itself keeps
+
+
+class DeadlineExceeded(HookError):
+    """The hard deadline passed: the run is abandoned wherever it was."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds, grace=GRACE):
+    def fire(signum, frame):
+        raise DeadlineExceeded(f"gave up after {seconds:.0f} s (the hard deadline)",
+                               fix="check the network and the cloud, or raise the timeout")
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds + grace)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def load_credentials(settings, path=None, use_environment=False):
+    from .credentials import load_credentials as load
+    credentials = load(path or settings.credentials, use_environment=use_environment)
+    redactor.add(*credentials.secrets())
+    return credentials
+
+
+def resolve_server(settings, override=None, metadata_url=None):
+    from .identity import resolve_server_id
+    url = settings.metadata_url if metadata_url is None else metadata_url
+    return resolve_server_id(override or settings.server_id, settings.identity_root, url,
+                             settings.metadata_timeout, settings_path=settings.path)
+
+
+def take_backup(settings, request, timeout, credentials_path=None, use_environment=False,
+                server=None, credentials=None):
+    """One backup of this server within `timeout` seconds; returns a snapshot.SnapshotResult."""
+    deadline = time.monotonic() + timeout
+    credentials = credentials or load_credentials(settings, credentials_path, use_environment)
+    server_id, source = resolve_server(settings, server)
+    log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
+             f"series {request.series}, rotation {request.rotation}.")
+
+    from .cloud import Cloud
+    from .lock import HostLock
+    from .snapshot import Snapshotter
+    with HostLock(settings.lock_path).acquire(deadline):
+        cloud = Cloud(credentials, settings)
+        return Snapshotter(cloud, server_id, request, deadline, os.uname().nodename).run()
