@@ -52,8 +52,10 @@ class _MaxLevel(logging.Filter):
         return record.levelno < self.below
 
 
-def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False):
-    """Configure the console and syslog handlers once per process."""
+def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False, prefix=""):
+    """Configure the console and syslog handlers once per process.
+
+    `prefix` names the program on the console where other output surrounds ours (apt's run)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -62,7 +64,7 @@ def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False):
     log.propagate = False
     for handler in list(log.handlers):
         log.removeHandler(handler)
-    console = logging.Formatter("%(levelname)s: %(message)s")
+    console = logging.Formatter(f"%(levelname)s: {prefix}%(message)s")
 
     # Machine output owns stdout under --json; people's lines then go to stderr.
     if not json_output:

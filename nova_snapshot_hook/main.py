@@ -9,5 +9,11 @@ import sys
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["apt-hook"]:
+        from .hook import main as hook_main
+        return hook_main(argv[1:])
+    if argv[:1] == ["apt-post-invoke"]:
+        from .outcome import main as outcome_main
+        return outcome_main(argv[1:])
     from .cli import main as cli_main
     return cli_main(argv)

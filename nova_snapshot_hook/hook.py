@@ -1,0 +1,178 @@
+"""`nova-snapshot-hook apt-hook`: apt's DPkg::Pre-Install-Pkgs hook (stream version 3).
+
+apt stream -> change set -> decision -> backup. The exit status is a contract with the line in
+/etc/apt/apt.conf.d/80nova-snapshot-hook, which ends in `|| test $? -ne 99`: 99 aborts apt
+(strict mode only); every other status, a crash and a missing program let apt go on.
+
+The fast path (empty action list, skip option) decides from apt's stream alone, before the
+settings, logging or any cloud library is imported: it costs about one interpreter start-up.
+"""
+
+import os
+import sys
+import time
+
+from . import policy
+from .apt_stream import read_stream
+from .changes import build_changes
+
+ABORT_APT = 99
+STATE_DIR = "/run/nova-snapshot-hook"          # tmpfs: never captured inside a backup image
+LAST_SNAPSHOT = "last-apt-snapshot"            # policy.Transaction of the last snapshot taken
+PENDING_OUTCOME = "pending-outcome"            # read by apt-post-invoke (outcome.py)
+PROGRAM = "nova-snapshot-hook: "
+MAX_CHANGE_PROPERTIES = 40                     # Glance's default quota is 128 properties
+
+
+def say(text, stream=None, level="INFO"):
+    """One line in apt's output, in the style of the log lines: `LEVEL: nova-snapshot-hook: ...`."""
+    print(f"{level}: {PROGRAM}{text}", file=stream or sys.stdout, flush=True)
+
+
+def state_dir():
+    return os.environ.get("NOVA_SNAPSHOT_HOOK_STATE_DIR", STATE_DIR)
+
+
+def main(argv):
+    stream = _read_apt_stream()
+    strict = bool(stream.config.get_bool(policy.REQUIRE_KEY, False))
+    try:
+        if stream.error:
+            return failed(f"cannot read apt's package list: {stream.error}", strict)
+        changes = build_changes(stream.actions, stream.config.get("APT::Architecture"))
+        settled = policy.decide_from_stream(changes, stream.config, os.environ)
+        if settled is not None:
+            if settled.rule == policy.SKIP:
+                say(settled.reason)
+            return 0
+        return _decide_and_snapshot(argv, stream, changes, strict)
+    except KeyboardInterrupt:
+        say("interrupted; no backup image was made", sys.stderr, "ERROR")
+        return ABORT_APT if strict else 1
+    except Exception as err:       # a bug of ours must not break apt
+        return failed(f"internal error {type(err).__name__}: {err} (please report it)", strict)
+
+
+def _read_apt_stream():
+    """Always drain the fd: apt blocks on a full pipe while it holds the dpkg lock."""
+    fd_text = os.environ.get("APT_HOOK_INFO_FD", "")
+    fd = int(fd_text) if fd_text.isdigit() else 0
+    with os.fdopen(fd, "rb", closefd=fd != 0) as handle:
+        stream = read_stream(handle)
+    if not fd_text and not stream.error:
+        stream.error = "APT_HOOK_INFO_FD is not set (this command is run by apt)"
+    return stream
+
+
+def failed(reason, strict):
+    """One line, then fail-open (apt goes on) or, in strict mode, abort apt before dpkg runs."""
+    if strict:
+        say(f"no backup image before this apt run: {reason}. Strict mode: apt stops before "
+            "dpkg changes anything (apt -o NovaSnapshotHook::Skip=true ... goes on without a "
+            "backup).", sys.stderr, "ERROR")
+        return ABORT_APT
+    say(f"no backup image before this apt run: {reason}. apt goes on.", sys.stderr, "WARNING")
+    return 0
+
+
+def _frontend_pid():
+    """apt runs us through `sh -c`: the frontend (apt, or a python-apt program) is sh's parent."""
+    try:
+        with open(f"/proc/{os.getppid()}/stat", encoding="ascii", errors="replace") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _read_state(name):
+    try:
+        with open(os.path.join(state_dir(), name), encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _write_state(name, text):
+    directory = state_dir()
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, os.path.join(directory, name))
+
+
+def _decide_and_snapshot(argv, stream, changes, strict):
+    from .config import load_settings
+    from .errors import HookError
+    from .log import log, setup
+
+    try:
+        settings = load_settings(argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None)
+    except HookError as err:
+        return failed(str(err), strict)
+    strict = strict or settings.apt_strict
+    setup(use_syslog=settings.syslog, prefix=PROGRAM)
+    hook_policy = policy.HookPolicy(
+        enabled=settings.apt_enabled, operations=frozenset(settings.apt_operations),
+        include=settings.apt_include, exclude=settings.apt_exclude,
+        important=settings.apt_important or policy.DEFAULT_IMPORTANT,
+        min_interval=settings.apt_min_interval, strict=strict)
+    current = policy.Transaction(stream.fingerprint(), _frontend_pid(), time.time(),
+                                 policy.frontend_name(stream.config))
+    previous = policy.Transaction.from_text(_read_state(LAST_SNAPSHOT) or "")
+    decision = policy.decide(changes, stream.config, hook_policy, os.environ, current, previous)
+    if not decision.snapshot:
+        if decision.record_changes:
+            log.info(f"{decision.reason}: {changes.listing()}")
+        elif decision.rule != policy.DISABLED:
+            log.info(decision.reason)
+        return 0
+    from .credentials import CredentialsNotConfigured
+    try:
+        result = _snapshot(settings, changes, decision, current)
+    except CredentialsNotConfigured as err:
+        if strict:
+            return failed(str(err), strict)
+        log.info(f"no backup image: no credentials configured yet ({err})")
+        return 0
+    except HookError as err:
+        return failed(str(err), strict)
+    _write_state(LAST_SNAPSHOT, current.replace(image_id=result.image_id).to_text())
+    _write_state(PENDING_OUTCOME, _expected_outcome(result.image_id, changes))
+    return 0
+
+
+def _snapshot(settings, changes, decision, current):
+    from . import naming
+    from .backup import take_backup, watchdog
+    from .log import SUCCESS, log
+    from .snapshot import SnapshotRequest
+
+    what = changes.summary(first=decision.lead, old_versions=False)
+    log.info(f"Start OpenStack snapshot before apt changes packages: {changes.summary(first=decision.lead)}.")
+    properties = {naming.PREFIX + "changes": changes.summary(first=decision.lead),
+                  naming.PREFIX + "frontend": current.frontend or "apt",
+                  naming.PREFIX + "outcome": "pending"}
+    for number, chunk in enumerate(changes.listing_chunks()[:MAX_CHANGE_PROPERTIES], 1):
+        properties[f"{naming.PREFIX}change_{number:02d}"] = chunk
+    request = SnapshotRequest(
+        series=settings.apt_series, rotation=settings.apt_rotation, wait="captured",
+        method=settings.method, trigger="apt", properties=properties,
+        name=naming.image_name(os.uname().nodename, settings.apt_series, what=what),
+        poll_interval=settings.poll_interval)
+    with watchdog(settings.apt_wait):
+        result = take_backup(settings, request, settings.apt_wait)
+    log.log(SUCCESS, f"Backup image {result.name} ({result.image_id}) captured in "
+                     f"{result.seconds:.1f} s; dpkg goes on.")
+    return result
+
+
+def _expected_outcome(image_id, changes):
+    """What dpkg should have done, for apt-post-invoke: `image ID`, then `name:arch version`
+    lines (version `-` for a removal)."""
+    lines = [f"image {image_id}"]
+    for change in changes:
+        version = "-" if change.kind == "remove" else change.new_version
+        package = f"{change.name}:{change.arch}" if change.arch else change.name
+        lines.append(f"{package} {version}")
+    return "\n".join(lines) + "\n"
