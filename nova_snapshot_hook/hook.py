@@ -38,7 +38,8 @@ def main(argv):
     strict = bool(stream.config.get_bool(policy.REQUIRE_KEY, False))
     try:
         if stream.error:
-            return failed(f"cannot read apt's package list: {stream.error}", strict)
+            return failed(f"cannot read apt's package list: {stream.error}",
+                          strict or _strict_setting())
         changes = build_changes(stream.actions, stream.config.get("APT::Architecture"))
         settled = policy.decide_from_stream(changes, stream.config, os.environ)
         if settled is not None:
@@ -62,6 +63,15 @@ def _read_apt_stream():
     if not fd_text and not stream.error:
         stream.error = "APT_HOOK_INFO_FD is not set (this command is run by apt)"
     return stream
+
+
+def _strict_setting():
+    """Strict mode from the settings, for failures that come before the settings are read."""
+    try:
+        from .config import load_settings
+        return load_settings().apt_strict
+    except Exception:
+        return False
 
 
 def failed(reason, strict):

@@ -1,0 +1,184 @@
+"""The apt hook for real: apt-get and python-apt runs in Debian 12 and 13 roots, the built .deb
+installed, backups made on the local cloud. Small test packages are built with dpkg-deb."""
+
+import os
+import time
+
+import pytest
+
+from aptlab import SUITES, CONF, Root, build_test_package, built_deb, cloud_is_up, publish
+from cloud_fixtures import read_state
+
+@pytest.fixture(scope="module", params=SUITES)
+def root(request, tmp_path_factory):
+    deb = built_deb()
+    cloud_is_up()
+    made = Root(request.param, "hook").create(deb)
+    packages = tmp_path_factory.mktemp("debs")
+    debs = [build_test_package(str(packages), "nsh-hello", "1.0-1"),
+            build_test_package(str(packages), "nsh-hello", "2.0-1"),
+            build_test_package(str(packages), "nsh-other", "1.0-1"),
+            build_test_package(str(packages), "nsh-step-a", "1.0-1"),
+            build_test_package(str(packages), "nsh-step-b", "1.0-1"),
+            build_test_package(str(packages), "nsh-broken", "1.0-1", postinst_exit=3)]
+    made.debs = {os.path.basename(d): d for d in debs}
+    publish(made, [])          # an empty local repository for now; tests add what they need
+    yield made
+    made.destroy()
+
+
+@pytest.fixture
+def hook(root, admin, minicloud):
+    """A configured root whose test server has no images, and a helper to read them."""
+    root.configure()
+    root.run("rm", "-rf", "/run/nova-snapshot-hook")
+    admin.wait_idle(minicloud["server"])
+    admin.delete_server_images(minicloud["server"])
+
+    def images():
+        admin.wait_idle(minicloud["server"])
+        return sorted(admin.images(instance_uuid=minicloud["server"]),
+                      key=lambda image: image["created_at"])
+    root.images = images
+    yield root
+    root.run("sh", "-c", "dpkg -P nsh-hello nsh-other nsh-step-a nsh-step-b nsh-broken || true")
+    admin.delete_server_images(minicloud["server"])
+
+
+def copy_in(root, name):
+    path = f"/tmp/{name}"
+    with open(root.file(path), "wb") as handle, open(root.debs[name], "rb") as source:
+        handle.write(source.read())
+    return path
+
+
+def install_file(root, name):
+    """apt-get install of a local .deb file: apt runs its hooks for it like for any package."""
+    return root.apt("install", copy_in(root, name))
+
+
+def only_apt_image(images):
+    assert len(images) == 1, [image["name"] for image in images]
+    return images[0]
+
+
+def test_install_makes_a_backup_named_after_the_change_before_dpkg_runs(hook):
+    result = install_file(hook, "nsh-hello_1.0-1_all.deb")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Start OpenStack snapshot before apt changes packages: install nsh-hello 1.0-1" in result.stdout
+    assert "SUCCESS: nova-snapshot-hook: Backup image" in result.stdout
+    # The hook's lines come before dpkg's unpacking line: the backup preceded the change.
+    assert result.stdout.index("SUCCESS: nova-snapshot-hook") < result.stdout.index("Unpacking nsh-hello")
+    image = only_apt_image(hook.images())
+    assert "-apt-" in image["name"] and image["name"].endswith("-install-nsh-hello-1.0-1")
+    assert image["backup_type"] == "apt" and image["image_type"] == "backup"
+    assert image["nsh_trigger"] == "apt" and image["nsh_changes"] == "install nsh-hello 1.0-1"
+    assert image["nsh_change_01"] == "install nsh-hello 1.0-1"
+    assert image["nsh_frontend"] == "apt-get"
+    # Post-Invoke wrote the outcome after dpkg.
+    assert image["nsh_outcome"] == "succeeded"
+    assert hook.installed_version("nsh-hello") == "1.0-1"
+
+
+def test_upgrade_and_remove_each_name_their_change(hook):
+    assert install_file(hook, "nsh-hello_1.0-1_all.deb").returncode == 0
+    time.sleep(1.1)
+    upgrade = install_file(hook, "nsh-hello_2.0-1_all.deb")
+    assert upgrade.returncode == 0, upgrade.stderr
+    time.sleep(1.1)
+    remove = hook.apt("remove", "nsh-hello")
+    assert remove.returncode == 0, remove.stderr
+    first, second, third = hook.images()
+    assert second["name"].endswith("-upgrade-nsh-hello-2.0-1")
+    assert second["nsh_changes"] == "upgrade nsh-hello 1.0-1 -> 2.0-1"
+    assert third["name"].endswith("-remove-nsh-hello-2.0-1")
+    assert third["nsh_outcome"] == "succeeded"
+
+
+def test_a_failing_dpkg_run_is_recorded_on_its_backup(hook):
+    result = install_file(hook, "nsh-broken_1.0-1_all.deb")
+    assert result.returncode != 0
+    image = only_apt_image(hook.images())
+    assert image["nsh_outcome"] == "failed", image.get("nsh_outcome")
+
+
+def test_skip_option_and_skip_variable_make_no_image(hook):
+    path = copy_in(hook, "nsh-other_1.0-1_all.deb")
+    result = hook.apt("-o", "NovaSnapshotHook::Skip=true", "install", path)
+    assert result.returncode == 0 and "skipped: NovaSnapshotHook::Skip=true" in result.stdout
+    result = hook.run("env", "NOVA_SNAPSHOT_HOOK_SKIP=1", "apt-get", "-y", "remove", "nsh-other")
+    assert result.returncode == 0 and "skipped: NOVA_SNAPSHOT_HOOK_SKIP=1" in result.stdout
+    assert hook.images() == []
+
+
+def test_a_filtered_out_run_makes_no_image(hook):
+    hook.configure(apt="operations = upgrade remove\n")
+    result = install_file(hook, "nsh-other_1.0-1_all.deb")
+    assert result.returncode == 0
+    assert "no snapshot: no change is an operation that triggers" in result.stdout
+    hook.configure(apt="exclude = nsh-*\n")
+    assert hook.apt("remove", "nsh-other").returncode == 0
+    assert hook.images() == []
+
+
+def test_unattended_upgrades_steps_make_one_image(hook):
+    publish(hook, [hook.debs["nsh-step-a_1.0-1_all.deb"], hook.debs["nsh-step-b_1.0-1_all.deb"]])
+    # A python-apt frontend that commits once per package, as unattended-upgrades does with
+    # MinimalSteps, and says who it is the way unattended-upgrades does.
+    script = (
+        "import apt, apt_pkg\n"
+        "apt_pkg.config.set('CommandLine::AsString', '/usr/bin/unattended-upgrade -v')\n"
+        "for name in ('nsh-step-a', 'nsh-step-b'):\n"
+        "    cache = apt.Cache()\n"
+        "    cache[name].mark_install()\n"
+        "    cache.commit()\n")
+    hook.write("/tmp/steps.py", script)
+    result = hook.run("python3", "/tmp/steps.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert hook.installed_version("nsh-step-b") == "1.0-1"
+    image = only_apt_image(hook.images())
+    assert image["name"].endswith("-install-nsh-step-a-1.0-1")
+    assert image["nsh_frontend"] == "unattended-upgrade"
+    assert "same unattended-upgrades run" in result.stdout
+
+
+def test_with_the_cloud_down_apt_completes_and_warns(hook):
+    dead = read_state("appcred-openrc").replace("127.0.0.1:5000", "127.0.0.1:9")
+    hook.configure(credentials=dead + "\n")
+    result = install_file(hook, "nsh-hello_1.0-1_all.deb")
+    assert result.returncode == 0
+    assert "WARNING: nova-snapshot-hook: no backup image before this apt run" in result.stderr
+    assert "apt goes on" in result.stderr
+    assert hook.installed_version("nsh-hello") == "1.0-1"
+
+
+def test_strict_mode_aborts_apt_before_dpkg(hook):
+    dead = read_state("appcred-openrc").replace("127.0.0.1:5000", "127.0.0.1:9")
+    hook.configure(credentials=dead + "\n", apt="strict = yes\n")
+    result = install_file(hook, "nsh-hello_1.0-1_all.deb")
+    assert result.returncode != 0
+    assert "ERROR: nova-snapshot-hook: no backup image before this apt run" in result.stderr
+    assert "Strict mode" in result.stderr
+    assert hook.installed_version("nsh-hello") is None
+    # The Require option asks for the same on one run only.
+    hook.configure(credentials=dead + "\n")
+    result = hook.apt("-o", "NovaSnapshotHook::Require=true", "install", "/tmp/nsh-hello_1.0-1_all.deb")
+    assert result.returncode != 0 and hook.installed_version("nsh-hello") is None
+
+
+def test_remove_without_purge_leaves_apt_working_and_purge_removes_the_conffile(hook):
+    removed = hook.apt("remove", "nova-snapshot-hook")
+    assert removed.returncode == 0, removed.stderr
+    try:
+        assert os.path.exists(hook.file("/etc/apt/apt.conf.d/80nova-snapshot-hook"))
+        result = install_file(hook, "nsh-hello_1.0-1_all.deb")
+        assert result.returncode == 0, result.stderr
+        assert hook.installed_version("nsh-hello") == "1.0-1"
+        assert hook.apt("purge", "nova-snapshot-hook").returncode == 0
+        assert not os.path.exists(hook.file("/etc/apt/apt.conf.d/80nova-snapshot-hook"))
+        assert not os.path.exists(hook.file(CONF + "/credentials"))
+        assert hook.apt("remove", "nsh-hello").returncode == 0
+    finally:
+        with open(hook.file("/tmp/nsh.deb"), "wb") as handle, open(built_deb(), "rb") as source:
+            handle.write(source.read())
+        assert hook.apt("install", "/tmp/nsh.deb").returncode == 0

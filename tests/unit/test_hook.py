@@ -1,0 +1,124 @@
+"""The apt hook as apt runs it: a process reading the stream on fd 20, judged by its exit status
+and its one line. No cloud here: the credentials point at a closed loopback port."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "apt-hook"
+INSTALL = (FIXTURES / "bookworm-install-new.txt").read_bytes()
+HEAVY = ("argparse", "configparser", "logging", "keystoneauth1", "novaclient", "requests", "json")
+
+
+def empty_list(stream):
+    """The same config dump with no action lines."""
+    return stream.split(b"\n\n", 1)[0] + b"\n\n"
+
+
+def with_option(stream, line):
+    head, tail = stream.split(b"\n\n", 1)
+    return head + b"\n" + line + b"\n\n" + tail
+
+
+def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=False):
+    conf = tmp_path / "nsh.conf"
+    creds = tmp_path / "credentials"
+    creds.write_text(credentials if credentials is not None else
+                     "export OS_AUTH_URL=http://127.0.0.1:9/v3\nexport OS_USERNAME=u\n"
+                     "export OS_PASSWORD=Secret-Pw-123\nexport OS_PROJECT_NAME=p\n")
+    creds.chmod(0o600)
+    conf.write_text(f"[cloud]\ncredentials = {creds}\n[server]\nid = 11111111-2222-3333-4444-"
+                    f"555555555555\nidentity_root = {tmp_path}\nmetadata_url =\n[snapshot]\n"
+                    f"lock = {tmp_path}/lock\n[log]\nsyslog = no\n[apt]\nwait = 10\n{settings}")
+    code = ("import sys; from nova_snapshot_hook.main import main; status = main(['apt-hook'])\n"
+            + ("print('MODULES', sorted(m for m in %r if m in sys.modules))\n" % (HEAVY,) if probe else "")
+            + "sys.exit(status)")
+    read_end, write_end = os.pipe()
+    environment = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "20",
+                   "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf),
+                   "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tmp_path / "state"), **(env or {})}
+    os.dup2(read_end, 20)            # apt's InfoFD: the hook reads the stream on fd 20
+    os.close(read_end)
+    try:
+        process = subprocess.Popen(["/usr/bin/python3", "-c", code], cwd=REPO, env=environment,
+                                   pass_fds=(20,), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        os.close(20)
+    with os.fdopen(write_end, "wb") as pipe:
+        pipe.write(stream)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out.decode(), err.decode()
+
+
+def test_empty_action_list_is_settled_by_the_stream_alone_without_heavy_imports(tmp_path):
+    status, out, err = run_hook(empty_list(INSTALL), tmp_path, probe=True)
+    assert status == 0 and err == ""
+    assert "MODULES []" in out
+
+
+def test_skip_option_says_so_in_one_line_and_imports_nothing_heavy(tmp_path):
+    stream = with_option(INSTALL, b"NovaSnapshotHook::Skip=true")
+    status, out, err = run_hook(stream, tmp_path, probe=True)
+    assert status == 0 and err == ""
+    assert out.splitlines()[0] == "INFO: nova-snapshot-hook: skipped: NovaSnapshotHook::Skip=true"
+    assert "MODULES []" in out
+
+
+def test_hook_switched_off_in_the_settings_is_silent_and_cheap(tmp_path):
+    status, out, err = run_hook(INSTALL, tmp_path, settings="enabled = no\n", probe=True)
+    assert status == 0 and err == ""
+    assert "keystoneauth1" not in out and "novaclient" not in out
+
+
+def test_cloud_unreachable_warns_once_and_lets_apt_go_on(tmp_path):
+    status, out, err = run_hook(INSTALL, tmp_path)
+    assert status == 0
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
+    assert len(warnings) == 1 and "cannot reach the cloud" in warnings[0]
+    assert warnings[0].endswith("apt goes on.")
+    assert "Secret-Pw-123" not in out + err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("strict", ["setting", "option"])
+def test_strict_mode_turns_the_failure_into_exit_99(tmp_path, strict):
+    stream = with_option(INSTALL, b"NovaSnapshotHook::Require=true") if strict == "option" else INSTALL
+    status, out, err = run_hook(stream, tmp_path,
+                                settings="strict = yes\n" if strict == "setting" else "")
+    assert status == 99
+    assert err.count("ERROR:") == 1 and "Strict mode" in err
+
+
+def test_garbage_stream_warns_and_goes_on(tmp_path):
+    status, out, err = run_hook(b"\x00\xffnot a stream" * 10000, tmp_path)
+    assert status == 0 and err.startswith("WARNING: nova-snapshot-hook: no backup image")
+    assert "VERSION" in err
+
+
+def test_garbage_stream_in_strict_mode_stops_apt(tmp_path):
+    status, out, err = run_hook(b"garbage\n", tmp_path, settings="strict = yes\n")
+    assert status == 99 and "Strict mode" in err
+
+
+def test_bad_settings_file_warns_naming_the_key(tmp_path):
+    status, out, err = run_hook(INSTALL, tmp_path, settings="operations = instal\n")
+    assert status == 0 and "[apt] operations" in err and "apt goes on" in err
+
+
+def test_comments_only_credentials_take_no_backup_and_say_so_quietly(tmp_path):
+    status, out, err = run_hook(INSTALL, tmp_path, credentials="# nothing yet\n")
+    assert status == 0 and err == ""
+    assert "no credentials configured yet" in out
+
+
+def test_a_second_run_within_the_minimum_interval_takes_no_new_backup(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    import time
+    (state / "last-apt-snapshot").write_text(
+        f"fingerprint=x\nfrontend_pid=1\ntime={time.time()}\nfrontend=apt-get\nimage_id=img\n")
+    status, out, err = run_hook(INSTALL, tmp_path)
+    assert status == 0 and err == ""
+    assert "within the minimum interval" in out and "install hello-snap 1.0-1" in out
