@@ -28,21 +28,22 @@ FIXTURE = os.path.join(REPO, "tests", "fixtures", "apt-hook",
                        "bookworm-install-and-upgrade.txt")
 TARGET = 1.3
 
+# The real entry point, as /usr/sbin/nova-snapshot-hook runs it, reading the stream on fd 0.
 HOOK = f"""
 import sys
 sys.path.insert(0, {REPO!r})
-import os
-from nova_snapshot_hook import apt_stream, changes, policy
-stream = apt_stream.read_stream(open(0, "rb", closefd=False))
-change_set = changes.build_changes(stream.actions, stream.config.get("APT::Architecture"))
-decision = policy.decide_from_stream(change_set, stream.config, os.environ)
-if stream.error or decision is None or decision.snapshot:
-    sys.exit(3)
+from nova_snapshot_hook.main import main
+sys.exit(main(["apt-hook"]))
 """
-LIST_MODULES = "import sys; base = set(sys.modules)\n" + HOOK + \
-    "\nprint(' '.join(sorted(set(sys.modules) - base)))"
+# The settings switch the hook off: the run is settled by the settings (P1b, target 2.0x).
+SETTINGS = "[apt]\nenabled = no\n"
+TARGET_SETTINGS = 2.0
+LIST_MODULES = ("import sys; base = set(sys.modules)\n" + HOOK.replace("sys.exit(", "(")
+                + "\nprint('ADDED', ' '.join(sorted(set(sys.modules) - base)))")
+ENV = {"PATH": "/usr/bin:/bin"}
 PEAK_RSS = ("import resource, subprocess, sys\n"
-            "subprocess.run(sys.argv[2:], stdin=open(sys.argv[1], 'rb'), check=True)\n"
+            "subprocess.run(sys.argv[2:], stdin=open(sys.argv[1], 'rb'), check=True,"
+            " stdout=subprocess.DEVNULL)\n"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
@@ -61,6 +62,7 @@ def make_streams(directory):
         "skip-option": skip_config + b"\n\n" + actions,
         "empty-list": config + b"\n\n",
         "skip-large": skip_config + b"\n\n" + upgrades,
+        "settings-off": real,
     }
     paths = {}
     for name, data in streams.items():
@@ -73,7 +75,7 @@ def make_streams(directory):
 def run_once(command, stdin_path):
     with open(stdin_path, "rb") as stdin:
         start = time.perf_counter()
-        code = subprocess.call(command, stdin=stdin, stdout=subprocess.DEVNULL)
+        code = subprocess.call(command, stdin=stdin, stdout=subprocess.DEVNULL, env=ENV)
         elapsed = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"{command[-1][:40]!r} exited {code}: the stream did not settle the run")
@@ -82,7 +84,7 @@ def run_once(command, stdin_path):
 
 def peak_rss_kib(command, stdin_path):
     out = subprocess.run([PYTHON, "-I", "-c", PEAK_RSS, stdin_path] + command,
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=ENV).stdout
     return int(out.strip())
 
 
@@ -93,6 +95,11 @@ def main():
     baseline = [PYTHON, "-I", "-c", "pass"]
     hook = [PYTHON, "-I", "-c", HOOK]
     with tempfile.TemporaryDirectory() as directory:
+        settings = os.path.join(directory, "nova-snapshot-hook.conf")
+        with open(settings, "w") as f:
+            f.write(SETTINGS)
+        ENV.update(APT_HOOK_INFO_FD="0", NOVA_SNAPSHOT_HOOK_CONFIG=settings,
+                   NOVA_SNAPSHOT_HOOK_STATE_DIR=os.path.join(directory, "state"))
         paths, sizes = make_streams(directory)
         commands = [("baseline", baseline, paths["empty-list"])]
         commands += [(name, hook, path) for name, path in paths.items()]
@@ -105,7 +112,8 @@ def main():
                 times[name].append(run_once(command, path))
         rss = {name: peak_rss_kib(command, path) for name, command, path in commands}
         added = subprocess.run([PYTHON, "-I", "-c", LIST_MODULES], stdin=open(paths["skip-option"]),
-                               check=True, capture_output=True, text=True).stdout.split()
+                               check=True, capture_output=True, text=True, env=ENV).stdout
+        added = added.split("ADDED", 1)[1].split()
 
     base = statistics.median(times["baseline"])
     print(f"python: {PYTHON} ({sys.version.split()[0]}), {runs} alternating runs each, medians")
@@ -114,11 +122,13 @@ def main():
         median = statistics.median(times[name])
         size = f"{sizes[name]} B" if name in sizes else "-"
         print(f"{name:<12} {size:>10} {median * 1000:>10.2f} {median / base:>6.2f} {rss[name]:>13}")
-    for names in (("skip-option", "empty-list"), ("skip-large",)):
+    for names, target, label in ((("skip-option", "empty-list"), TARGET, "P1a"),
+                                 (("skip-large",), TARGET, "P1a"),
+                                 (("settings-off",), TARGET_SETTINGS, "P1b")):
         worst = max(statistics.median(times[name]) / base for name in names)
-        verdict = "met" if worst <= TARGET else "MISSED"
-        print(f"{' and '.join(names)}: ratio {worst:.2f}, P1a target <= {TARGET} {verdict}")
-    print("modules the hook path adds to the baseline's: " + " ".join(added))
+        verdict = "met" if worst <= target else "MISSED"
+        print(f"{' and '.join(names)}: ratio {worst:.2f}, {label} target <= {target} {verdict}")
+    print("modules the skip path adds to the baseline's: " + " ".join(added))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ the section and the key, never a traceback. Credentials live in their own conffi
 
 import configparser
 import os
-from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
@@ -16,44 +15,68 @@ DEFAULT_METADATA_URL = "http://169.254.169.254/openstack/latest/meta_data.json"
 METHODS = ("auto", "backup", "image")
 
 
-@dataclass(frozen=True)
-class Settings:
-    path: str = DEFAULT_PATH
+DEFAULTS = {
+    "path": DEFAULT_PATH,
     # [cloud]
-    credentials: str = DEFAULT_CREDENTIALS
-    https_proxy: str = ""
-    no_proxy: str = ""
-    api_timeout: float = 30.0          # one HTTP request; the whole run has its own deadline
+    "credentials": DEFAULT_CREDENTIALS,
+    "https_proxy": "",
+    "no_proxy": "",
+    "api_timeout": 30.0,  # one HTTP request; the whole run has its own deadline
     # [server]
-    server_id: str = ""                # empty: detect
-    identity_root: str = "/"
-    metadata_url: str = DEFAULT_METADATA_URL
-    metadata_timeout: float = 2.0
+    "server_id": "",  # empty: detect
+    "identity_root": "/",
+    "metadata_url": DEFAULT_METADATA_URL,
+    "metadata_timeout": 2.0,
     # [snapshot]
-    method: str = "auto"
-    timeout: float = 600.0             # the whole snapshot command, waits included
-    poll_interval: float = 1.0
-    lock_path: str = "/run/lock/nova-snapshot-hook.lock"
-    syslog: bool = True
+    "method": "auto",
+    "timeout": 600.0,  # the whole snapshot command, waits included
+    "poll_interval": 1.0,
+    "lock_path": "/run/lock/nova-snapshot-hook.lock",
+    "syslog": True,
     # [apt]: the apt hook (policy.HookPolicy takes the decision-making ones)
-    apt_enabled: bool = True
-    apt_series: str = "apt"
-    apt_rotation: int = 5
-    apt_operations: tuple = ("install", "upgrade", "downgrade", "remove")
-    apt_include: tuple = ()
-    apt_exclude: tuple = ()
-    apt_important: tuple = None        # None: policy.DEFAULT_IMPORTANT
-    apt_min_interval: float = 600.0
-    apt_strict: bool = False
-    apt_wait: float = 300.0            # the longest apt waits for the capture (the lock is held)
+    "apt_enabled": True,
+    "apt_series": "apt",
+    "apt_rotation": 5,
+    "apt_operations": ("install", "upgrade", "downgrade", "remove"),
+    "apt_include": (),
+    "apt_exclude": (),
+    "apt_important": None,  # None: policy.DEFAULT_IMPORTANT
+    "apt_min_interval": 600.0,
+    "apt_strict": False,
+    "apt_wait": 300.0,  # the longest apt waits for the capture (the lock is held)
     # [schedule]: how many backups each tier keeps; 0 switches the tier off
-    daily: int = 7
-    weekly: int = 4
-    monthly: int = 12
-    yearly: int = 2
-    schedule_max_delay: float = 3600.0  # per-host deterministic spread of the scheduled run
-    schedule_wait: float = 1800.0
-    extra: dict = field(default_factory=dict, compare=False)   # unknown sections, for later readers
+    "daily": 7,
+    "weekly": 4,
+    "monthly": 12,
+    "yearly": 2,
+    "schedule_max_delay": 3600.0,  # per-host deterministic spread of the scheduled run
+    "schedule_wait": 1800.0,
+}
+
+
+class Settings:
+    """The settings, every key with its default. A plain class, not a dataclass: the apt hook
+    reads the settings on every run and `dataclasses` alone costs half an interpreter start-up."""
+
+    __slots__ = tuple(DEFAULTS) + ("extra",)
+
+    def __init__(self, extra=None, **values):
+        unknown = set(values) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown settings {sorted(unknown)}")
+        for name, default in DEFAULTS.items():
+            object.__setattr__(self, name, values.get(name, default))
+        object.__setattr__(self, "extra", extra or {})   # unknown sections, for later readers
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Settings are read-only")
+
+    def __eq__(self, other):
+        return isinstance(other, Settings) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    def __repr__(self):
+        return f"Settings(path={self.path!r})"
 
 
 # (section, key) -> (attribute, parser)

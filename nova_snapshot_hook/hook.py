@@ -114,14 +114,12 @@ def _write_state(name, text):
 def _decide_and_snapshot(argv, stream, changes, strict):
     from .config import load_settings
     from .errors import HookError
-    from .log import log, setup
 
     try:
         settings = load_settings(argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None)
     except HookError as err:
         return failed(str(err), strict)
     strict = strict or settings.apt_strict
-    setup(use_syslog=settings.syslog, prefix=PROGRAM)
     hook_policy = policy.HookPolicy(
         enabled=settings.apt_enabled, operations=frozenset(settings.apt_operations),
         include=settings.apt_include, exclude=settings.apt_exclude,
@@ -132,12 +130,16 @@ def _decide_and_snapshot(argv, stream, changes, strict):
     previous = policy.Transaction.from_text(_read_state(LAST_SNAPSHOT) or "")
     decision = policy.decide(changes, stream.config, hook_policy, os.environ, current, previous)
     if not decision.snapshot:
+        # Printed, not logged: logging's import would cost this path a third of a start-up.
         if decision.record_changes:
-            log.info(f"{decision.reason}: {changes.listing()}")
+            say(f"{decision.reason}: {changes.listing()}")
         elif decision.rule != policy.DISABLED:
-            log.info(decision.reason)
+            say(decision.reason)
         return 0
+
     from .credentials import CredentialsNotConfigured
+    from .log import log, setup
+    setup(use_syslog=settings.syslog, prefix=PROGRAM)
     try:
         result = _snapshot(settings, changes, decision, current)
     except CredentialsNotConfigured as err:
