@@ -85,13 +85,35 @@ def failed(reason, strict):
     return 0
 
 
-def _frontend_pid():
-    """apt runs us through `sh -c`: the frontend (apt, or a python-apt program) is sh's parent."""
+def _parent_and_command(pid):
+    """(parent pid, command line) of a process, from /proc; None when it is gone."""
     try:
-        with open(f"/proc/{os.getppid()}/stat", encoding="ascii", errors="replace") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return parent, handle.read()
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _frontend_pid():
+    """The process that started this apt transaction.
+
+    apt runs us through `sh -c`, so the frontend is sh's parent. python-apt frontends
+    (unattended-upgrades, GUI updaters) fork a child per commit that runs dpkg: walk up while
+    the parent runs the same command, so every commit of one run names the same process.
+    """
+    shell = _parent_and_command(os.getppid())
+    if shell is None:
+        return None
+    pid = shell[0]
+    here = _parent_and_command(pid)
+    while here is not None and here[0] > 1:
+        parent = _parent_and_command(here[0])
+        if parent is None or parent[1] != here[1]:
+            break
+        pid, here = here[0], parent
+    return pid
 
 
 def _read_state(name):
