@@ -25,7 +25,6 @@ import time
 from datetime import datetime, timezone
 
 import glanceclient
-from glanceclient import exc as glance_exc
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3

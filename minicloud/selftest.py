@@ -203,6 +203,17 @@ class SelfTest:
         self.check(status == "active", "createImage %s -> %s" % (image_id, status))
         self.wait_task_none()
 
+    def dump_actions(self):
+        """On a surprise: the server's recent instance actions, newest first."""
+        try:
+            actions = self.nova.instance_action.list(self.server_id)
+        except Exception as e:
+            say("cannot list instance actions: %s" % e)
+            return
+        for a in actions[:8]:
+            say("  action %-14s %s start %s message %s" % (
+                a.action, a.request_id, a.start_time, a.message))
+
     def cleanup(self):
         for image_id in self.made:
             try:
@@ -220,7 +231,14 @@ def main():
     try:
         for step in (test.rotation, test.hold, test.fail_next, test.create_image):
             say("---- %s" % step.__name__)
-            step()
+            try:
+                step()
+            except Exception as e:
+                test.failures.append("%s: %s: %s" % (step.__name__,
+                                                     e.__class__.__name__, e))
+                say("FAIL %s raised %s: %s" % (step.__name__, e.__class__.__name__, e))
+                test.dump_actions()
+                test.wait_task_none()
     finally:
         if not args.keep:
             test.cleanup()

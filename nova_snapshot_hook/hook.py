@@ -20,6 +20,7 @@ ABORT_APT = 99
 STATE_DIR = "/run/nova-snapshot-hook"          # tmpfs: never captured inside a backup image
 LAST_SNAPSHOT = "last-apt-snapshot"            # policy.Transaction of the last snapshot taken
 PENDING_OUTCOME = "pending-outcome"            # read by apt-post-invoke (outcome.py)
+LATER_CHANGES = "later-changes"                # likewise: changes made under an earlier backup
 PROGRAM = "nova-snapshot-hook: "
 MAX_CHANGE_PROPERTIES = 40                     # Glance's default quota is 128 properties
 
@@ -154,7 +155,7 @@ def _decide_and_snapshot(argv, stream, changes, strict):
     if not decision.snapshot:
         # Printed, not logged: logging's import would cost this path a third of a start-up.
         if decision.record_changes:
-            say(f"{decision.reason}: {changes.listing()}")
+            _record_later_changes(decision, changes, previous, settings.syslog)
         elif decision.rule != policy.DISABLED:
             say(decision.reason)
         return 0
@@ -174,6 +175,23 @@ def _decide_and_snapshot(argv, stream, changes, strict):
     _write_state(LAST_SNAPSHOT, current.replace(image_id=result.image_id).to_text())
     _write_state(PENDING_OUTCOME, _expected_outcome(result.image_id, changes))
     return 0
+
+
+def _record_later_changes(decision, changes, previous, use_syslog):
+    """No new backup: say so, log the changes, and leave them for apt-post-invoke to add to
+    the earlier backup's properties (it runs once dpkg is done, outside the decision path)."""
+    line = f"{decision.reason}: {changes.listing()}"
+    say(line)
+    if use_syslog:
+        import syslog
+        syslog.openlog("nova-snapshot-hook", syslog.LOG_PID)
+        syslog.syslog(syslog.LOG_INFO, line)
+    if previous.image_id:
+        earlier = _read_state(LATER_CHANGES) or f"image {previous.image_id}\n"
+        if not earlier.startswith(f"image {previous.image_id}\n"):
+            earlier = f"image {previous.image_id}\n"
+        _write_state(LATER_CHANGES, earlier + "".join(
+            f"changes {chunk}\n" for chunk in changes.listing_chunks()))
 
 
 def _snapshot(settings, changes, decision, current):

@@ -6,27 +6,51 @@ whether the apt run succeeded (property nsh_outcome), so `list` can say "before:
 import os
 import sys
 
-from .hook import PENDING_OUTCOME, PROGRAM, state_dir
+from .hook import LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
 
 DPKG_QUERY = "/usr/bin/dpkg-query"
 WAIT = 30.0      # seconds for the one Glance request; apt still holds its lock
 
 
 def main(argv):
-    path = os.path.join(state_dir(), PENDING_OUTCOME)
+    pending, later = take(PENDING_OUTCOME), take(LATER_CHANGES)
+    if pending is None and later is None:
+        return 0
+    try:
+        properties = {}
+        image_id, expected = parse_pending(pending or "")
+        if image_id:
+            result = outcome(expected, installed(list(expected)))
+            properties[image_id] = {"nsh_outcome": result}
+            print(f"INFO: {PROGRAM}backup image {image_id}: the apt run that followed it {result}.")
+        later_image, chunks = parse_later(later or "")
+        if later_image and chunks:
+            properties.setdefault(later_image, {})["later"] = chunks
+        record(properties)
+    except Exception as err:           # never fail apt over a label
+        print(f"WARNING: {PROGRAM}could not record the apt run's outcome: {err}", file=sys.stderr)
+    return 0
+
+
+def take(name):
+    """Read and remove one state file; None when there is none."""
+    path = os.path.join(state_dir(), name)
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
         os.unlink(path)
+        return text
     except OSError:
-        return 0
-    try:
-        image_id, expected = parse_pending(text)
-        if image_id:
-            record(image_id, outcome(expected, installed(list(expected))))
-    except Exception as err:           # never fail apt over a label
-        print(f"WARNING: {PROGRAM}could not record the apt run's outcome: {err}", file=sys.stderr)
-    return 0
+        return None
+
+
+def parse_later(text):
+    """The file hook._record_later_changes wrote: (image id, [listing chunk, ...])."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("image "):
+        return None, []
+    return lines[0][len("image "):].strip(), [line[len("changes "):] for line in lines[1:]
+                                               if line.startswith("changes ")]
 
 
 def parse_pending(text):
@@ -68,8 +92,15 @@ def outcome(expected, found):
     return "succeeded"
 
 
-def record(image_id, result):
-    from . import naming
+def later_properties(image, chunks):
+    """nsh_later_NN properties that continue the image's own numbering, within the cap."""
+    taken = sum(1 for key in image if key.startswith("nsh_later_"))
+    free = max(0, MAX_CHANGE_PROPERTIES - taken)
+    return {f"nsh_later_{taken + n:02d}": chunk for n, chunk in enumerate(chunks[:free], 1)}
+
+
+def record(properties):
+    """Write {image id: {property: value, "later": [chunks]}} with one session."""
     from .backup import load_credentials, watchdog
     from .cloud import Cloud
     from .config import load_settings
@@ -77,5 +108,12 @@ def record(image_id, result):
     settings = load_settings()
     with watchdog(WAIT):
         cloud = Cloud(load_credentials(settings), settings)
-        cloud.set_image_properties(image_id, {naming.PREFIX + "outcome": result})
-    print(f"INFO: {PROGRAM}backup image {image_id}: the apt run that followed it {result}.")
+        for image_id, wanted in properties.items():
+            chunks = wanted.pop("later", [])
+            if chunks:
+                image = cloud.get_image(image_id)
+                if image is None:
+                    continue
+                wanted.update(later_properties(image, chunks))
+            if wanted:
+                cloud.set_image_properties(image_id, wanted)

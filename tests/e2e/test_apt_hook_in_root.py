@@ -140,6 +140,8 @@ def test_unattended_upgrades_steps_make_one_image(hook):
     assert image["name"].endswith("-install-nsh-step-a-1.0-1")
     assert image["nsh_frontend"] == "unattended-upgrade"
     assert "same unattended-upgrades run" in result.stdout
+    # The later step's change is recorded on the one backup that precedes both.
+    assert image["nsh_later_01"] == "install nsh-step-b 1.0-1"
 
 
 def test_with_the_cloud_down_apt_completes_and_warns(hook):
