@@ -20,10 +20,22 @@ class DeadlineExceeded(HookError):
 
 
 @contextlib.contextmanager
-def watchdog(seconds, grace=GRACE):
+def watchdog(seconds, grace=GRACE, last_words=None):
+    """Raise DeadlineExceeded `grace` seconds after the deadline; if something swallows that
+    (a library's broad except), end the process `grace` seconds later all the same.
+
+    last_words: (message, exit status) for that final exit; None means exit status 1."""
+    def kill(signum, frame):
+        message, status = last_words or ("gave up: the hard deadline passed", 1)
+        os.write(2, (message + "\n").encode("utf-8", "replace"))
+        os._exit(status)
+
     def fire(signum, frame):
+        signal.signal(signal.SIGALRM, kill)
+        signal.setitimer(signal.ITIMER_REAL, grace)
         raise DeadlineExceeded(f"gave up after {seconds:.0f} s (the hard deadline)",
                                fix="check the network and the cloud, or raise the timeout")
+
     previous = signal.signal(signal.SIGALRM, fire)
     signal.setitimer(signal.ITIMER_REAL, seconds + grace)
     try:

@@ -212,7 +212,11 @@ def _snapshot(settings, changes, decision, current):
         method=settings.method, trigger="apt", properties=properties,
         name=naming.image_name(os.uname().nodename, settings.apt_series, what=what),
         poll_interval=settings.poll_interval)
-    with watchdog(settings.apt_wait):
+    strict = decision.strict
+    last_words = (f"{'ERROR' if strict else 'WARNING'}: {PROGRAM}no backup image before this apt "
+                  f"run: the hard deadline passed. {'Strict mode: apt stops.' if strict else 'apt goes on.'}",
+                  ABORT_APT if strict else 0)
+    with watchdog(settings.apt_wait, last_words=last_words):
         result = take_backup(settings, request, settings.apt_wait)
     log.log(SUCCESS, f"Backup image {result.name} ({result.image_id}) captured in "
                      f"{result.seconds:.1f} s; dpkg goes on.")
