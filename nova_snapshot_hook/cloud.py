@@ -133,9 +133,10 @@ class Cloud:
         except (CloudError, IdentityError, CredentialsError):
             raise
         except ksa.SSLError:
-            raise CloudError(f"{doing}: TLS verification failed for {self.credentials.auth_url} "
-                             "or the service endpoints",
-                             fix=f"set OS_CACERT in {source} to the cloud's CA bundle") from None
+            raise CloudError(f"{doing}: the TLS handshake or certificate check failed for "
+                             f"{self.credentials.auth_url} or a service endpoint",
+                             fix=f"check OS_AUTH_URL (https?) and set OS_CACERT in {source} to "
+                                 "the cloud's CA bundle") from None
         except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.UnknownConnectionError) as err:
             raise CloudError(f"{doing}: cannot reach the cloud ({_first_line(err)})",
                              fix=f"check OS_AUTH_URL in {source}, the network, or [cloud] https_proxy "

@@ -143,6 +143,15 @@ def test_unreachable_endpoint_is_one_clear_line(tool):
     assert result.stderr.count("ERROR:") == 1 and "Traceback" not in result.stderr
 
 
+def test_tls_failure_is_one_line_naming_the_ca_setting(tool):
+    text = tool.credentials.read_text()
+    tool.credentials.write_text(text.replace("http://127.0.0.1:5000", "https://127.0.0.1:5000"))
+    result = tool("snapshot", "--timeout", "20")
+    assert result.returncode == 1
+    assert "TLS" in result.stderr and "OS_CACERT" in result.stderr
+    assert result.stderr.count("ERROR:") == 1 and "Traceback" not in result.stderr
+
+
 def test_wrong_server_id_is_refused_before_any_write(tool, admin, minicloud):
     tool.write_settings(server=random_uuid())
     result = tool("snapshot")
