@@ -68,9 +68,16 @@ def take_backup(settings, request, timeout, credentials_path=None, use_environme
     log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
              f"series {request.series}, rotation {request.rotation}.")
 
+    from . import token_cache
     from .cloud import Cloud
     from .lock import HostLock
     from .snapshot import Snapshotter
     with HostLock(settings.lock_path).acquire(deadline):
         cloud = Cloud(credentials, settings)
-        return Snapshotter(cloud, server_id, request, deadline, os.uname().nodename).run()
+        token_cache.restore(cloud.session.auth, min_life=timeout)
+        try:
+            with cloud.translated("authenticating"):
+                redactor.add(cloud.session.get_token())     # the token never reaches output
+            return Snapshotter(cloud, server_id, request, deadline, os.uname().nodename).run()
+        finally:
+            token_cache.save(cloud.session.auth)

@@ -12,7 +12,7 @@ from .log import log, redactor, setup as setup_logging
 
 DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
 # Modules that add a command: each has add_parser(commands), which sets `run` on its parser.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("scheduled_command",)
 
 
 class Parser(argparse.ArgumentParser):

@@ -93,9 +93,11 @@ def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False, prefix="
             log.addHandler(syslog)
 
     # -vv shows the libraries' HTTP conversation (keystoneauth hashes tokens; we mask the rest).
-    if verbosity >= 2:
-        for name in ("keystoneauth", "novaclient"):
-            library = logging.getLogger(name)
+    for name in ("keystoneauth", "novaclient"):
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            library.removeHandler(handler)
+        if verbosity >= 2:
             library.setLevel(logging.DEBUG)
             library.propagate = False
             for handler in log.handlers:

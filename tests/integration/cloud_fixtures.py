@@ -122,11 +122,13 @@ def tool(tmp_path, minicloud, admin):
         command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(settings),
                    "--credentials", str(credentials), *args]
         clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        clean_env["NOVA_SNAPSHOT_HOOK_STATE_DIR"] = str(tmp_path / "state")   # token cache etc.
         clean_env.update(env or {})
         return subprocess.run(command, cwd=REPO, env=clean_env, capture_output=True, text=True,
                               timeout=timeout)
 
     run.credentials, run.settings, run.write_settings = credentials, settings, write_settings
+    run.state = tmp_path / "state"
     write_settings()
     admin.wait_idle(minicloud["server"])
     admin.delete_server_images(minicloud["server"])

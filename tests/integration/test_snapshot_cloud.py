@@ -175,3 +175,31 @@ def test_dry_run_prints_the_request_and_sends_nothing(tool, admin, minicloud):
     assert call["body"]["createBackup"]["rotation"] == 4
     assert call["body"]["createBackup"]["backup_type"] == "weekly"
     assert admin.images(instance_uuid=minicloud["server"]) == []
+
+
+def token_requests(output):
+    return sum(1 for line in output.splitlines() if "Making authentication request" in line)
+
+
+def test_a_cached_token_saves_the_token_request_and_a_401_is_healed(tool, admin, minicloud):
+    first = tool("-vv", "snapshot", "daily", "3")
+    assert first.returncode == 0, first.stderr
+    assert token_requests(first.stdout + first.stderr) == 1
+    [cache] = list(tool.state.glob("token-*"))
+    assert oct(cache.stat().st_mode & 0o777) == "0o600"
+    token = json.loads(cache.read_text())["auth_token"]
+    assert token not in first.stdout + first.stderr          # the token never reaches output
+    time.sleep(1.1)
+    second = tool("-vv", "snapshot", "daily", "3")
+    assert second.returncode == 0, second.stderr
+    assert token_requests(second.stdout + second.stderr) == 0
+    # A token the cloud no longer accepts: keystoneauth gets a 401, authenticates again.
+    state = json.loads(cache.read_text())
+    state["auth_token"] = "gAAAAA-not-a-valid-token"
+    cache.write_text(json.dumps(state))
+    time.sleep(1.1)
+    third = tool("-vv", "snapshot", "daily", "3")
+    assert third.returncode == 0, third.stderr
+    assert token_requests(third.stdout + third.stderr) == 1
+    assert json.loads(cache.read_text())["auth_token"] != "gAAAAA-not-a-valid-token"
+    assert len(admin.backups(minicloud["server"], "daily")) == 3
