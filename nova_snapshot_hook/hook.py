@@ -35,7 +35,10 @@ def state_dir():
 
 
 def main(argv):
-    stream = _read_apt_stream()
+    try:
+        stream = _read_apt_stream()
+    except (OSError, ValueError) as err:       # a closed or wrong fd: nothing to read
+        return failed(f"cannot read apt's package list: {err}", _strict_setting())
     strict = bool(stream.config.get_bool(policy.REQUIRE_KEY, False))
     try:
         if stream.error:
@@ -59,6 +62,9 @@ def _read_apt_stream():
     """Always drain the fd: apt blocks on a full pipe while it holds the dpkg lock."""
     fd_text = os.environ.get("APT_HOOK_INFO_FD", "")
     fd = int(fd_text) if fd_text.isdigit() else 0
+    if not fd_text and os.isatty(0):
+        raise ValueError("APT_HOOK_INFO_FD is not set and standard input is a terminal: "
+                         "apt runs this command, with its package list")
     with os.fdopen(fd, "rb", closefd=fd != 0) as handle:
         stream = read_stream(handle)
     if not fd_text and not stream.error:

@@ -122,3 +122,14 @@ def test_a_second_run_within_the_minimum_interval_takes_no_new_backup(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path)
     assert status == 0 and err == ""
     assert "within the minimum interval" in out and "install hello-snap 1.0-1" in out
+
+
+def test_a_closed_info_fd_warns_and_lets_apt_go_on(tmp_path):
+    conf = tmp_path / "nsh.conf"
+    conf.write_text("[log]\nsyslog = no\n")
+    result = subprocess.run(["/usr/bin/python3", "-m", "nova_snapshot_hook", "apt-hook"], cwd=REPO,
+                            env={"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "57",
+                                 "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("WARNING: nova-snapshot-hook: no backup image")
