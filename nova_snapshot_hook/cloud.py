@@ -91,6 +91,52 @@ class Cloud:
                 return None
         return getattr(action, "message", None) not in (None, "")
 
+    def instance_actions(self, server_id):
+        """The server's instance actions (GET /servers/{id}/os-instance-actions), as dicts."""
+        with self.translated("listing the instance actions of server " + server_id):
+            return [action.to_dict() for action in self.nova.instance_action.list(server_id)]
+
+    def server_interfaces(self, server_id):
+        """The server's ports (GET /servers/{id}/os-interface), as dicts; [] when it has none."""
+        with self.translated("listing the network ports of server " + server_id):
+            try:
+                return [port.to_dict() for port in self.nova.servers.interface_list(server_id)]
+            except nova_exc.NotFound:
+                return []
+
+    def flavor_id(self, flavor):
+        """The id of a flavor given by id or by name."""
+        with self.translated("looking up flavor " + flavor):
+            try:
+                return self.nova.flavors.get(flavor).id
+            except nova_exc.NotFound:
+                pass
+            try:
+                return self.nova.flavors.find(name=flavor).id
+            except nova_exc.NotFound:
+                raise CloudError(f"no flavor '{flavor}' in this cloud",
+                                 fix="give --flavor an id or name that 'openstack flavor list' "
+                                     "shows") from None
+
+    def create_server(self, body):
+        """POST /servers with `body` ({"server": {...}}), as built by restore.py; the new server."""
+        with self.translated("creating server " + str(body.get("server", {}).get("name"))):
+            _, answer = self.nova.client.post("/servers", body=body)
+        return (answer or {}).get("server", {})
+
+    def compute_limits(self):
+        """Nova's absolute limits and usage (GET /limits): {"maxTotalInstances": 10, ...}."""
+        with self.translated("reading the compute limits"):
+            return dict(self.nova.limits.get().to_dict().get("absolute", {}))
+
+    def whoami(self):
+        """Authenticate (a token) and say as whom; the token itself is never returned."""
+        with self.translated("authenticating"):
+            access = self.session.auth.get_access(self.session)
+        return {"user": access.username, "user_id": access.user_id,
+                "project": access.project_name, "project_id": access.project_id,
+                "expires": access.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if access.expires else None}
+
     # -- Glance -----------------------------------------------------------------------------
     def get_image(self, image_id):
         """The image as a dict, or None when Glance has no such image."""
@@ -123,6 +169,22 @@ class Cloud:
             self.glance.patch(f"/v2/images/{image_id}", json=patch,
                               headers={"Content-Type": IMAGE_PATCH})
 
+    def set_image_protected(self, image_id, protected=True):
+        """Glance's `protected` flag: a protected image cannot be deleted, so no rotation removes it."""
+        patch = [{"op": "replace", "path": "/protected", "value": bool(protected)}]
+        with self.translated(("protecting" if protected else "unprotecting") + " image " + image_id):
+            self.glance.patch(f"/v2/images/{image_id}", json=patch,
+                              headers={"Content-Type": IMAGE_PATCH})
+
+    def image_usage(self):
+        """Glance's quota usage (GET /v2/info/usage): {name: {"usage": n, "limit": n}}; {} when the
+        cloud does not report it (no unified limits, or a Glance older than the call)."""
+        with self.translated("reading the image quota"):
+            try:
+                return dict(self.glance.get("/v2/info/usage").json().get("usage") or {})
+            except ksa.NotFound:
+                return {}
+
     # -- errors -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def translated(self, doing):
@@ -137,7 +199,11 @@ class Cloud:
                              f"{self.credentials.auth_url} or a service endpoint",
                              fix=f"check OS_AUTH_URL (https?) and set OS_CACERT in {source} to "
                                  "the cloud's CA bundle") from None
-        except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.UnknownConnectionError) as err:
+        except ksa.ConnectTimeout as err:     # keystoneauth's name for any requests timeout
+            raise CloudError(f"{doing}: the cloud did not answer in time ({_first_line(err)})",
+                             fix="check the cloud and the network, or raise [cloud] api_timeout "
+                                 "in the settings") from None
+        except (ksa.ConnectFailure, ksa.UnknownConnectionError) as err:
             raise CloudError(f"{doing}: cannot reach the cloud ({_first_line(err)})",
                              fix=f"check OS_AUTH_URL in {source}, the network, or [cloud] https_proxy "
                                  "in the settings") from None

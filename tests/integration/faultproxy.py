@@ -1,0 +1,146 @@
+"""A loopback fault proxy between the tool and the local cloud, controlled by the tests.
+
+The tool's OS_AUTH_URL points at the proxy; token responses get their catalog rewritten so that
+every later request (Nova, Glance) goes through the proxy too. A rule matches method and path
+and answers with a status (and Retry-After), hangs, or resets the connection, a given number of
+times; everything else is forwarded unchanged. Loopback only.
+"""
+
+import http.client
+import http.server
+import json
+import re
+import socket
+import threading
+import time
+
+UPSTREAMS = {"identity": 5000, "compute": 8774, "image": 9292, "placement": 8778, "network": 9696}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
+              "upgrade", "proxy-authenticate", "proxy-authorization"}
+
+
+class Rule:
+    def __init__(self, method, path, fault, times=1, retry_after=None):
+        self.method, self.path = method, re.compile(path)
+        self.fault, self.times, self.retry_after = fault, times, retry_after
+        self.hits = 0
+
+    def matches(self, method, path):
+        return (self.times is None or self.hits < self.times) and \
+            re.fullmatch(self.method, method) and self.path.search(path)
+
+
+class FaultProxy:
+    def __init__(self):
+        self.rules, self.log, self.lock = [], [], threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_one(self):
+                proxy.handle(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_one
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def auth_url(self):
+        return f"http://127.0.0.1:{self.port}/identity/v3"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add(self, method, path, fault, times=1, retry_after=None):
+        with self.lock:
+            rule = Rule(method, path, fault, times, retry_after)
+            self.rules.append(rule)
+            return rule
+
+    def clear(self):
+        with self.lock:
+            self.rules.clear()
+            self.log.clear()
+
+    # -- one request ------------------------------------------------------------------------
+    def handle(self, handler):
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        service, _, rest = handler.path.lstrip("/").partition("/")
+        with self.lock:
+            self.log.append((handler.command, handler.path))
+            rule = next((r for r in self.rules if r.matches(handler.command, handler.path)), None)
+            if rule:
+                rule.hits += 1
+        if rule is not None:
+            return self.inject(handler, rule)
+        port = UPSTREAMS.get(service)
+        if port is None:
+            return self.answer(handler, 404, b'{"error": "no such service at the proxy"}')
+        upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        upstream.request(handler.command, "/" + rest, body=body or None, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        if service == "identity" and rest.endswith("auth/tokens") and response.status < 300:
+            data = self.rewrite_catalog(data)
+        extra = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+        upstream.close()
+        self.answer(handler, response.status, data, extra)
+
+    def rewrite_catalog(self, data):
+        token = json.loads(data)
+        for service in token.get("token", {}).get("catalog", []):
+            for endpoint in service.get("endpoints", []):
+                for name, port in UPSTREAMS.items():
+                    prefix = f"http://127.0.0.1:{port}"
+                    if endpoint["url"].startswith(prefix):
+                        endpoint["url"] = f"http://127.0.0.1:{self.port}/{name}" + \
+                            endpoint["url"][len(prefix):]
+        return json.dumps(token).encode()
+
+    def inject(self, handler, rule):
+        if rule.fault == "hang":
+            time.sleep(3600)
+            return
+        if rule.fault == "reset":
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            handler.connection.close()
+            handler.close_connection = True
+            return
+        status = int(rule.fault)
+        message = {401: "The request you have made requires authentication.",
+                   403: "Policy doesn't allow this.", 404: "Not found.",
+                   409: "Cannot 'createBackup' instance while it is in task_state image_backup",
+                   413: "Quota exceeded.", 429: "Rate limit exceeded.",
+                   500: "Unexpected API Error.", 503: "Service Unavailable."}.get(status, "fault")
+        body = json.dumps({"error": {"code": status, "message": message},
+                           "conflictingRequest" if status == 409 else "computeFault":
+                           {"code": status, "message": message}}).encode()
+        headers = [("Retry-After", str(rule.retry_after))] if rule.retry_after is not None else []
+        self.answer(handler, status, body, headers)
+
+    @staticmethod
+    def answer(handler, status, body, headers=()):
+        handler.send_response(status)
+        for key, value in headers:
+            handler.send_header(key, value)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.close_connection = True
