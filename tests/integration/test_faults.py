@@ -164,3 +164,33 @@ def test_an_image_lost_while_uploading_fails_and_only_it_goes(faulty, control, a
     assert result.returncode == 0 and "failed" in result.stderr, result.stderr
     check_aftermath(faulty, admin, minicloud)
     assert admin.images(instance_uuid=minicloud["server"], nsh_trigger="apt") == []
+
+
+def test_a_name_that_does_not_resolve_is_one_warning_and_no_query_leaves_loopback(faulty, admin,
+                                                                                    minicloud):
+    # A private mount namespace whose resolv.conf names a 127.0.0.1 stub that answers nothing:
+    # the host's resolver is never asked.
+    resolv = faulty.settings.parent / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    faulty.credentials.write_text(read_state("openrc").replace(
+        "http://127.0.0.1:5000/v3", "http://keystone.nsh-test.invalid:5000/v3") + "\n")
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, 20)
+    os.close(read_end)
+    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "20",
+           "NOVA_SNAPSHOT_HOOK_CONFIG": str(faulty.settings),
+           "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(faulty.state)}
+    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+               f"mount --bind {resolv} /etc/resolv.conf && exec {PYTHON} -m nova_snapshot_hook apt-hook"]
+    try:
+        process = subprocess.Popen(command, cwd=REPO, env=env, pass_fds=(20,), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        os.close(20)
+    with os.fdopen(write_end, "wb") as pipe:
+        pipe.write(STREAM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
+    assert len(warnings) == 1 and "cannot reach the cloud" in warnings[0], err
+    check_aftermath(faulty, admin, minicloud)

@@ -47,3 +47,21 @@ def test_own_properties_mark_server_and_series():
 
 def test_property_values_are_cut_to_novas_limit():
     assert len(naming.clean_properties({"k": "v" * 300})["k"]) == 255
+
+
+# Every character apt allows: package names [a-z0-9+.-], versions [A-Za-z0-9.+~:-] (epochs too).
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+NAMES = st.from_regex(r"[a-z0-9][a-z0-9+.\-]{1,80}", fullmatch=True)
+VERSIONS = st.from_regex(r"([0-9]{1,3}:)?[0-9][A-Za-z0-9.+~\-]{0,60}", fullmatch=True)
+ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~_-")
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(host=st.text(min_size=0, max_size=300), name=NAMES, version=VERSIONS)
+def test_any_package_name_and_version_give_a_safe_name_within_255(host, name, version):
+    image = naming.image_name(host, "apt", NOW, f"upgrade {name} {version} and 12 more")
+    assert 0 < len(image) <= 255 and set(image) <= ALLOWED
+    assert "-apt-20261126T0406Z" in image
+    properties = naming.clean_properties({"nsh_changes": f"upgrade {name} 1:0 -> {version}" * 5})
+    assert len(properties["nsh_changes"]) <= 255
