@@ -61,23 +61,43 @@ def resolve_server(settings, override=None, metadata_url=None):
 
 def take_backup(settings, request, timeout, credentials_path=None, use_environment=False,
                 server=None, credentials=None):
-    """One backup of this server within `timeout` seconds; returns a snapshot.SnapshotResult."""
-    deadline = time.monotonic() + timeout
-    credentials = credentials or load_credentials(settings, credentials_path, use_environment)
-    server_id, source = resolve_server(settings, server)
-    log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
-             f"series {request.series}, rotation {request.rotation}.")
+    """One backup of this server within `timeout` seconds; returns a snapshot.SnapshotResult.
+    Every attempt's outcome is recorded for `status` (attempts.py)."""
+    server_id = None
+    try:
+        deadline = time.monotonic() + timeout
+        credentials = credentials or load_credentials(settings, credentials_path, use_environment)
+        server_id, source = resolve_server(settings, server)
+        log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
+                 f"series {request.series}, rotation {request.rotation}.")
 
-    from . import token_cache
-    from .cloud import Cloud
-    from .lock import HostLock
-    from .snapshot import Snapshotter
-    with HostLock(settings.lock_path).acquire(deadline):
-        cloud = Cloud(credentials, settings)
-        token_cache.restore(cloud.session.auth, min_life=timeout)
-        try:
-            with cloud.translated("authenticating"):
-                redactor.add(cloud.session.get_token())     # the token never reaches output
-            return Snapshotter(cloud, server_id, request, deadline, os.uname().nodename).run()
-        finally:
-            token_cache.save(cloud.session.auth)
+        from . import token_cache
+        from .cloud import Cloud
+        from .lock import HostLock
+        from .snapshot import Snapshotter
+        with HostLock(settings.lock_path).acquire(deadline):
+            cloud = Cloud(credentials, settings)
+            token_cache.restore(cloud.session.auth, min_life=timeout)
+            try:
+                with cloud.translated("authenticating"):
+                    redactor.add(cloud.session.get_token())     # the token never reaches output
+                result = Snapshotter(cloud, server_id, request, deadline,
+                                     os.uname().nodename).run()
+            finally:
+                token_cache.save(cloud.session.auth)
+    except BaseException as err:
+        _record_attempt(request, server_id, error=err)
+        raise
+    _record_attempt(request, server_id, image_id=result.image_id)
+    return result
+
+
+def _record_attempt(request, server_id, image_id=None, error=None):
+    """Note the outcome for `status`; never raises, never changes the backup's own result."""
+    try:
+        from .attempts import outcome_of, record_attempt
+        failure = outcome_of(error) if error is not None else None
+        if error is None or failure is not None:
+            record_attempt(request.series, request.trigger, server_id, image_id, failure)
+    except Exception as err:
+        log.debug(f"could not record the attempt for status: {err}")

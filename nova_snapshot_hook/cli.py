@@ -12,7 +12,8 @@ from .log import log, redactor, setup as setup_logging
 
 DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
 # Modules that add a command: each has add_parser(commands), which sets `run` on its parser.
-COMMAND_MODULES = ("scheduled_command",)
+COMMAND_MODULES = ("scheduled_command", "list_command", "show_command", "restore_command",
+                   "prune_command", "status_command", "check_command")
 
 
 class Parser(argparse.ArgumentParser):
@@ -131,7 +132,7 @@ def dry_run(args, settings, request, hostname, action_body):
     method = "image" if request.method == "image" else "backup"
     metadata = naming.clean_properties(naming.own_properties(
         server_id, request.series, hostname, request.trigger,
-        "createImage" if method == "image" else "createBackup"))
+        "createImage" if method == "image" else "createBackup", name))
     action, body = action_body(method, name, request.series, request.rotation, metadata)
     call = {"method": "POST", "path": f"/servers/{server_id}/action",
             "microversion": "2.45", "body": {action: body}}

@@ -163,6 +163,12 @@ class Cloud:
             except ksa.NotFound:
                 pass
 
+    def remove_image_properties(self, image_id, keys):
+        patch = [{"op": "remove", "path": "/" + key} for key in keys]
+        with self.translated("updating image " + image_id):
+            self.glance.patch(f"/v2/images/{image_id}", json=patch,
+                              headers={"Content-Type": IMAGE_PATCH})
+
     def set_image_properties(self, image_id, properties):
         patch = [{"op": "add", "path": "/" + key, "value": value} for key, value in properties.items()]
         with self.translated("updating image " + image_id):

@@ -62,16 +62,27 @@ def cut(text, limit):
     return text[:limit].rstrip("-.")
 
 
-def own_properties(server_id, series, hostname, trigger, method):
-    """The properties that mark an image as ours, of this server and this series."""
-    return {
+NAME_PROPERTY = PREFIX + "name"
+METHOD_PROPERTY = PREFIX + "method"
+
+
+def own_properties(server_id, series, hostname, trigger, method, name=None):
+    """The properties that mark an image as ours, of this server and this series.
+
+    `name` is the image's own name: Nova copies a server's image properties onto every later
+    snapshot of it, so after a restore from one of our backups other people's images carry our
+    properties too; only on the image we made does nsh_name equal the image's name."""
+    properties = {
         SERIES_PROPERTY: series,
         SERVER_PROPERTY: server_id,
         PREFIX + "host": short_host(hostname),
         PREFIX + "trigger": trigger,
-        PREFIX + "method": method,
+        METHOD_PROPERTY: method,
         PREFIX + "version": __version__,
     }
+    if name:
+        properties[NAME_PROPERTY] = cut(name, MAX_PROPERTY_VALUE)
+    return properties
 
 
 def clean_properties(properties):
@@ -79,6 +90,24 @@ def clean_properties(properties):
     return {key: cut(str(value), MAX_PROPERTY_VALUE) for key, value in properties.items()}
 
 
-def is_ours(image, server_id, series):
-    """True only for images we made for this server and this series."""
-    return image.get(SERVER_PROPERTY) == server_id and image.get(SERIES_PROPERTY) == series
+def made_by_us(image):
+    """True when our properties were set on this image, not inherited from its base image."""
+    series, method, kind = image.get(SERIES_PROPERTY), image.get(METHOD_PROPERTY), \
+        image.get("image_type")
+    if not series or not image.get(SERVER_PROPERTY):
+        return False
+    if NAME_PROPERTY in image and image[NAME_PROPERTY] != cut(image.get("name") or "",
+                                                              MAX_PROPERTY_VALUE):
+        return False
+    if kind == "backup":
+        return method == "createBackup" and image.get("backup_type") == series
+    if kind == "snapshot":
+        return method == "createImage"
+    return True
+
+
+def is_ours(image, server_id, series=None):
+    """True only for images we made for this server (and this series, when given)."""
+    return (made_by_us(image) and image.get(SERVER_PROPERTY) == server_id
+            and image.get("instance_uuid", server_id) == server_id
+            and (series is None or image.get(SERIES_PROPERTY) == series))

@@ -11,8 +11,7 @@ from .naming import is_ours
 def select_for_rotation(images, server_id, series, keep, new_image_id):
     """Return the images to delete, oldest last in the list order they were given (newest first)."""
     keep = max(1, int(keep))
-    ours = [image for image in images
-            if is_ours(image, server_id, series) and image.get("instance_uuid", server_id) == server_id]
+    ours = [image for image in images if is_ours(image, server_id, series)]
     active = [image for image in ours if image.get("status") == "active"]
     if not any(image.get("id") == new_image_id for image in active):
         return []

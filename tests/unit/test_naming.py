@@ -65,3 +65,18 @@ def test_any_package_name_and_version_give_a_safe_name_within_255(host, name, ve
     assert "-apt-20261126T0406Z" in image
     properties = naming.clean_properties({"nsh_changes": f"upgrade {name} 1:0 -> {version}" * 5})
     assert len(properties["nsh_changes"]) <= 255
+
+
+def test_an_image_that_inherited_our_properties_is_not_ours():
+    ours = dict(naming.own_properties("srv", "daily", "web01", "schedule", "createBackup",
+                                      "web01-daily-20261126T0101Z"),
+                name="web01-daily-20261126T0101Z", image_type="backup", backup_type="daily",
+                instance_uuid="srv")
+    assert naming.made_by_us(ours) and naming.is_ours(ours, "srv", "daily")
+    # Someone's snapshot of the server after it was rebuilt from that backup: Nova copied
+    # every property, but the image has its own name.
+    theirs = dict(ours, name="before-my-change", image_type="snapshot")
+    assert not naming.made_by_us(theirs) and not naming.is_ours(theirs, "srv")
+    # Nova's own kind must agree with how we made it.
+    assert not naming.made_by_us(dict(ours, image_type="snapshot"))
+    assert not naming.made_by_us(dict(ours, backup_type="weekly"))

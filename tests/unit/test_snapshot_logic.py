@@ -157,3 +157,20 @@ def test_busy_server_is_waited_for_before_the_request():
     cloud = ScriptedCloud(task_states=["image_uploading", "image_uploading", None])
     run(cloud)
     assert cloud.calls[:4] == ["get_server", "get_server", "get_server", "createBackup"]
+
+
+def test_properties_inherited_from_the_restored_backup_are_removed_from_the_new_one():
+    class Inheriting(ScriptedCloud):
+        def get_image(self, image_id):
+            image = super().get_image(image_id)
+            image.update(nsh_change_01="install old 1", nsh_capture="not-guaranteed",
+                         nsh_series="manual")
+            return image
+
+        def remove_image_properties(self, image_id, keys):
+            self.removed = (image_id, keys)
+
+    cloud = Inheriting(statuses=["saving"])
+    run(cloud)
+    assert cloud.removed == ("new", ["nsh_capture", "nsh_change_01"])
+    assert cloud.last_body["metadata"]["nsh_name"] == cloud.last_body["name"]

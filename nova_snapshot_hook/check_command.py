@@ -1,0 +1,154 @@
+"""The `check` command: is everything in place for backups, without taking one?
+
+settings -> credentials -> a token -> this server (GET /servers/{id}) -> permissions (its
+instance actions, its images) -> quota (Nova's /limits; Glance's usage where the cloud reports
+it). One line per check, `OK:`, `FAIL:` or `SKIP:` (a check that needs a failed one); exit 0
+only when every check passed. Meant to be run right after `dpkg-reconfigure`.
+"""
+
+from . import inventory
+from .errors import EXIT_FAILURE, EXIT_OK, HookError
+from .list_command import SERVER_HELP
+from .log import log, redactor
+
+IMAGE_QUOTAS = {"image_count_total": "images", "image_size_total": "image storage (MiB)",
+                "image_stage_total": "staging (MiB)", "image_count_uploading": "uploads"}
+
+
+def add_parser(commands):
+    cmd = commands.add_parser(
+        "check", help="check settings, credentials, server, permissions and quota; no snapshot",
+        description="Check, without taking a snapshot, that backups can work: the settings "
+                    "file, the credentials, a token from Keystone, this server's identity "
+                    "(confirmed with GET /servers/{id}), the permission to read its instance "
+                    "actions and its images, and the quota where the cloud reports it (Nova's "
+                    "limits, Glance's image quota). One line per check, OK, FAIL or SKIP; exit "
+                    "status 0 only when every check passed. Attached volumes, which are not in "
+                    "the images, are warned about.")
+    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
+    cmd.set_defaults(run=run, json=False)
+
+
+class Checks:
+    def __init__(self):
+        self.failed = False
+
+    def say(self, state, name, text):
+        if state != "OK":
+            self.failed = True
+        print(redactor.mask(f"{state}: {name}: {text}"), flush=True)
+
+    def run(self, name, step, *needs):
+        """Run one check; its result, or None when it failed or a check it needs did."""
+        if any(need is None for need in needs):
+            self.say("SKIP", name, "needs a check above that failed")
+            return None
+        try:
+            state, text, value = step(*needs)
+        except HookError as err:
+            self.say("FAIL", name, str(err))
+            return None
+        self.say(state, name, text)
+        return value if state == "OK" else None
+
+
+def run(args):
+    from .config import load_settings
+    from .log import setup
+    setup(args.verbose, args.quiet, use_syslog=False)
+    checks = Checks()
+    settings = checks.run("settings", lambda: _settings(load_settings(args.config)))
+    from .backup import watchdog
+    with watchdog(settings.timeout if settings else 600):
+        credentials = checks.run("credentials", lambda s: _credentials(s, args), settings)
+        cloud = checks.run("token", _token, settings, credentials)
+        identity = checks.run("server", lambda s, c: _server(s, c, args), settings, cloud)
+        checks.run("instance actions", _instance_actions, cloud, identity)
+        checks.run("images", _images, cloud, identity)
+        checks.run("compute quota", _compute_quota, cloud)
+        checks.run("image quota", _image_quota, cloud)
+    if identity:
+        warning = inventory.volume_warning(identity[1])
+        if warning:
+            log.warning(warning)
+    return EXIT_FAILURE if checks.failed else EXIT_OK
+
+
+def _settings(settings):
+    import os
+    where = settings.path if os.path.exists(settings.path) else f"{settings.path} (absent: defaults)"
+    return "OK", f"{where}; server id {settings.server_id or '(detect)'}", settings
+
+
+def _credentials(settings, args):
+    from .backup import load_credentials
+    credentials = load_credentials(settings, args.credentials, args.use_environment)
+    kind = "application credential" if credentials.auth_type == "v3applicationcredential" \
+        else "password"
+    return "OK", f"{credentials.source} ({kind}, {credentials.auth_url})", credentials
+
+
+def _token(settings, credentials):
+    from .cloud import Cloud
+    cloud = Cloud(credentials, settings)
+    who = cloud.whoami()
+    with cloud.translated("authenticating"):
+        redactor.add(cloud.session.get_token())
+    return "OK", (f"user {who['user']} ({who['user_id']}) in project {who['project']} "
+                  f"({who['project_id']}), valid until {who['expires']}"), cloud
+
+
+def _server(settings, cloud, args):
+    from .backup import resolve_server
+    server_id, source = resolve_server(settings, args.server)
+    server = cloud.get_server(server_id).to_dict()
+    return "OK", (f"{server.get('name')} ({server_id}, from {source}): {server.get('status')}"
+                  + (", boots from a volume (createImage path)" if not server.get("image") else "")
+                  ), (server_id, server)
+
+
+def _instance_actions(cloud, identity):
+    actions = cloud.instance_actions(identity[0])
+    return "OK", f"{len(actions)} readable (the capture check reads them)", actions
+
+
+def _images(cloud, identity):
+    images = cloud.list_images(instance_uuid=identity[0])
+    return "OK", (f"{len(images)} image(s) of this server readable; createBackup itself is not "
+                  "tried ('snapshot --dry-run' shows its request)"), images
+
+
+def _compute_quota(cloud):
+    limits = cloud.compute_limits()
+    parts = []
+    for used, most, label in (("totalInstancesUsed", "maxTotalInstances", "instances"),
+                              ("totalCoresUsed", "maxTotalCores", "cores"),
+                              ("totalRAMUsed", "maxTotalRAMSize", "RAM MiB")):
+        if most in limits:
+            bound = "unlimited" if limits[most] < 0 else limits[most]
+            parts.append(f"{label} {limits.get(used, '?')} of {bound}")
+    if not parts:
+        return "OK", "not reported", limits
+    full = limits.get("maxTotalInstances", -1) >= 0 and \
+        limits.get("totalInstancesUsed", 0) >= limits["maxTotalInstances"]
+    note = " (no room for 'restore --new')" if full else " (what 'restore --new' needs)"
+    return "OK", ", ".join(parts) + note, limits
+
+
+def _image_quota(cloud):
+    usage = cloud.image_usage()
+    if not usage:
+        return "OK", "not reported by this cloud", usage
+    parts, full = [], []
+    for key, value in sorted(usage.items()):
+        label = IMAGE_QUOTAS.get(key, key)
+        limit, used = value.get("limit"), value.get("usage")
+        bound = "unlimited" if limit is None or limit < 0 else limit
+        parts.append(f"{label} {used} of {bound}")
+        if key in ("image_count_total", "image_size_total") and isinstance(limit, int) \
+                and limit >= 0 and isinstance(used, int) and used >= limit:
+            full.append(label)
+    if full:
+        return "FAIL", (", ".join(parts) + f": {' and '.join(full)} at the limit, so a new backup "
+                        "would be refused; delete old images ('prune') or ask for more"), usage
+    return "OK", ", ".join(parts), usage

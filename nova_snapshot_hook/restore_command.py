@@ -1,0 +1,193 @@
+"""The `restore` command: rebuild this server from a backup image, or boot a new one from it.
+
+find the image -> read the server -> refuse what must not be done -> print the plan (and, with
+--dry-run, the calls) -> protect the image -> rebuild or create -> wait until the server is back.
+"""
+
+import json
+import time
+
+from . import connection, inventory, restore
+from .errors import EXIT_OK, CloudError, ConfigError
+from .list_command import SERVER_HELP
+from .log import SUCCESS, log
+
+TASK_STATE = restore.TASK_STATE
+
+
+def add_parser(commands):
+    cmd = commands.add_parser(
+        "restore", help="rebuild this server from a backup image, or boot a new server from it",
+        description="Restore from a backup image (an id or an exact name). --rebuild replaces "
+                    "this server's disk with the image: everything written since the backup is "
+                    "lost, so it is refused without --yes, and refused for an image of another "
+                    "server without --force. --new boots a new server from the image with this "
+                    "server's flavor, networks, key, security groups and availability zone, "
+                    "unless options say otherwise. Either way the image is first protected in "
+                    "Glance, so that no rotation deletes it; the command says how to unprotect "
+                    "it.")
+    cmd.add_argument("image", metavar="IMAGE", help="the backup image's id or exact name")
+    how = cmd.add_mutually_exclusive_group(required=True)
+    how.add_argument("--rebuild", action="store_true", help="rebuild this server in place")
+    how.add_argument("--new", metavar="NAME", help="boot a new server named NAME from the image")
+    cmd.add_argument("--yes", action="store_true",
+                     help="confirm the rebuild: everything written since the backup is lost")
+    cmd.add_argument("--force", action="store_true",
+                     help="rebuild even from an image that does not belong to this server")
+    cmd.add_argument("--dry-run", action="store_true",
+                     help="print the plan and the calls it would make, change nothing")
+    cmd.add_argument("--flavor", metavar="FLAVOR", help="--new: flavor id or name (default: copied)")
+    cmd.add_argument("--network", metavar="NET_ID", action="append",
+                     help="--new: a network id, repeatable (default: this server's networks)")
+    cmd.add_argument("--no-network", action="store_true", help="--new: boot without any network")
+    cmd.add_argument("--key-name", metavar="KEY", help="--new: key pair name (default: copied)")
+    cmd.add_argument("--security-group", metavar="GROUP", action="append",
+                     help="--new: a security group, repeatable (default: copied)")
+    cmd.add_argument("--availability-zone", metavar="ZONE",
+                     help="--new: availability zone (default: copied)")
+    cmd.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="give up waiting after this long (default: settings, 600)")
+    cmd.add_argument("--no-wait", action="store_true",
+                     help="return once the request is accepted, without waiting for the server")
+    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
+    cmd.set_defaults(run=run, json=False)
+
+
+def run(args):
+    settings = connection.load(args, use_syslog=not args.dry_run)
+    new_only = ("flavor", "network", "no_network", "key_name", "security_group",
+                "availability_zone")
+    if args.rebuild and any(getattr(args, name) for name in new_only):
+        raise ConfigError("--flavor, --network, --no-network, --key-name, --security-group and "
+                          "--availability-zone go only with --new")
+    if args.network and args.no_network:
+        raise ConfigError("--network and --no-network exclude each other")
+    if args.new is not None and not args.new.strip():
+        raise ConfigError("--new needs a server name")
+    timeout = args.timeout or settings.timeout
+    if timeout <= 0:
+        raise ConfigError("--timeout must be greater than 0")
+
+    from .backup import watchdog
+    with watchdog(timeout):
+        link = connection.connect(args, settings)
+        image = connection.find_image(link, args.image)
+        server = link.cloud.get_server(link.server_id).to_dict()
+        if args.rebuild:
+            return rebuild(args, link, server, image, time.monotonic() + timeout)
+        return boot_new(args, link, server, image, time.monotonic() + timeout)
+
+
+def rebuild(args, link, server, image, deadline):
+    for line in restore.rebuild_explanation(server, image, time.time()):
+        connection.say(line)
+    problems = restore.rebuild_refusals(server, image, link.server_id, args.force)
+    if problems:
+        raise ConfigError("refusing to rebuild: " + "; ".join(problems))
+    calls = protect_calls(image) + [restore.rebuild_call(link.server_id, image["id"])]
+    if args.dry_run:
+        return show_calls(calls)
+    if not args.yes:
+        raise ConfigError("refusing to rebuild without --yes",
+                          fix="read the lines above, then add --yes to confirm")
+    protect(link, image)
+    rebuild_body = calls[-1].body["rebuild"]
+    log.info(f"Rebuilding server {server.get('name')} ({link.server_id}) from {image['id']}.")
+    link.cloud.server_action(link.server_id, "rebuild", rebuild_body)
+    if args.no_wait:
+        log.log(SUCCESS, f"Rebuild of server {link.server_id} from {image['id']} accepted.")
+        return EXIT_OK
+    done = wait_for_server(link.cloud, link.server_id, deadline, image_id=image["id"])
+    log.log(SUCCESS, f"Server {done.get('name')} ({link.server_id}) rebuilt from "
+                     f"{image.get('name')} ({image['id']}): {done.get('status')}.")
+    return EXIT_OK
+
+
+def boot_new(args, link, server, image, deadline):
+    problems = restore.new_server_refusals(image)
+    if problems:
+        raise ConfigError("refusing to boot a server: " + "; ".join(problems))
+    interfaces = [] if (args.network or args.no_network) else \
+        link.cloud.server_interfaces(link.server_id)
+    flavor = link.cloud.flavor_id(args.flavor) if args.flavor else None
+    body, notes = restore.new_server_body(
+        args.new, server, image["id"], interfaces, flavor=flavor, networks=args.network,
+        no_network=args.no_network, key_name=args.key_name, security_groups=args.security_group,
+        availability_zone=args.availability_zone)
+    connection.say(f"Boot a new server {args.new} from backup image {image.get('name')} ({image['id']}), "
+          f"created {inventory.format_time(inventory.parse_time(image.get('created_at')))} UTC:")
+    for note in notes:
+        connection.say(f"- {note}")
+    calls = protect_calls(image) + [restore.create_call(body)]
+    if args.dry_run:
+        return show_calls(calls)
+    protect(link, image)
+    created = link.cloud.create_server(body)
+    new_id = created.get("id")
+    log.info(f"Server {args.new} ({new_id}) requested.")
+    after_new_server_hints(link, new_id)
+    if args.no_wait:
+        log.log(SUCCESS, f"Server {args.new} ({new_id}) requested from {image['id']}.")
+        return EXIT_OK
+    done = wait_for_server(link.cloud, new_id, deadline)
+    addresses = ", ".join(f"{net}: {' '.join(a.get('addr', '?') for a in addrs)}"
+                          for net, addrs in (done.get("addresses") or {}).items()) or "none"
+    log.log(SUCCESS, f"Server {args.new} ({new_id}) is {done.get('status')}, booted from "
+                     f"{image.get('name')} ({image['id']}); addresses: {addresses}.")
+    return EXIT_OK
+
+
+def protect_calls(image):
+    return [] if image.get("protected") else [restore.protect_call(image["id"])]
+
+
+def protect(link, image):
+    if image.get("protected"):
+        log.info(f"Image {image['id']} is already protected; to let rotation delete it again: "
+                 f"{restore.unprotect_hint(image['id'])}")
+        return
+    link.cloud.set_image_protected(image["id"], True)
+    log.info(f"Image {image['id']} is now protected: no rotation or prune deletes it. When it is "
+             f"no longer needed: {restore.unprotect_hint(image['id'])}")
+
+
+def show_calls(calls):
+    connection.say("Dry run: these calls would be made (nothing was changed):")
+    for call in calls:
+        connection.say(call.header())
+        connection.say(json.dumps(call.body, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def after_new_server_hints(link, new_id):
+    settings = link.settings
+    if settings.server_id and settings.server_id == link.server_id:
+        log.warning(f"The new server starts with this server's settings, which name this server "
+                    f"in [server] id: until that is set to {new_id} (or emptied) in "
+                    f"{settings.path} on the new server, it refuses to take backups.")
+    log.info("The new server has a new id: its backups form new series. Move a floating IP to it "
+             "if clients must find it at the old address.")
+
+
+def wait_for_server(cloud, server_id, deadline, image_id=None, sleep=time.sleep):
+    """Poll until the server is settled (no task) and ACTIVE, SHUTOFF or ERROR, running the
+    image when one is named; ERROR is a failure."""
+    server, step = None, 0.5
+    while True:
+        server = cloud.get_server(server_id).to_dict()
+        settled = server.get(TASK_STATE) is None and server.get("status") in (
+            "ACTIVE", "SHUTOFF", "ERROR")
+        on_image = image_id is None or (server.get("image") or {}).get("id") == image_id
+        if settled and on_image:
+            break
+        if time.monotonic() + step > deadline:
+            raise CloudError(f"server {server_id} is still {server.get('status')} "
+                             f"(task_state {server.get(TASK_STATE)}) at the deadline",
+                             fix="follow it with 'openstack server show', or raise --timeout")
+        sleep(step)
+        step = min(5.0, step * 1.5)
+    if server.get("status") == "ERROR":
+        fault = (server.get("fault") or {}).get("message") or "no message"
+        raise CloudError(f"server {server_id} went to ERROR: {fault}",
+                         fix="see 'openstack server show' and the cloud's logs")
+    return server

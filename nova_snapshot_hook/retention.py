@@ -1,0 +1,81 @@
+"""What `prune` deletes: the retention rules applied to our own images only. Pure, no I/O.
+
+Per series of this server's images that are ours (inventory.is_ours: our properties, set by us,
+not inherited from the image a server was restored from): keep the configured count of the newest
+`active` images ([apt] rotation for the apt series, [schedule] daily/weekly/monthly/yearly for the
+tiers, --keep N for any other series), never fewer than one, never a protected image (it keeps
+its slot). Images in any other status are left alone: a
+`saving` one may be an upload in progress. The choice itself is rotation.select_for_rotation,
+the same rule the createImage path rotates with.
+"""
+
+from . import inventory
+from .naming import SERIES_PROPERTY
+from .rotation import select_for_rotation
+
+TIERS = ("daily", "weekly", "monthly", "yearly")
+
+
+def configured_counts(settings):
+    """{series: (count, where it is set)} for the series the settings give a count."""
+    counts = {tier: (getattr(settings, tier), f"[schedule] {tier}") for tier in TIERS}
+    counts[settings.apt_series] = (settings.apt_rotation, "[apt] rotation")
+    return counts
+
+
+class SeriesPlan:
+    __slots__ = ("series", "keep", "source", "active", "delete", "protected", "others")
+
+    def __init__(self, series, keep, source, active, delete, protected, others):
+        self.series, self.keep, self.source = series, keep, source
+        self.active, self.delete, self.protected, self.others = active, delete, protected, others
+
+
+def plan(images, server_id, counts, keep=None, only=()):
+    """One SeriesPlan per series of our images, by series name."""
+    ours = [image for image in images if inventory.is_ours(image, server_id)]
+    plans = []
+    for series in sorted({image[SERIES_PROPERTY] for image in ours}):
+        if only and series not in only:
+            continue
+        members = inventory.newest_first([i for i in ours if i[SERIES_PROPERTY] == series])
+        active = [image for image in members if image.get("status") == "active"]
+        count, source = counts.get(series, (keep, "--keep") if keep is not None else (None, None))
+        delete = []
+        if count is not None and active:
+            delete = select_for_rotation(members, server_id, series, max(1, count), active[0]["id"])
+        protected = [image for image in active if image.get("protected")]
+        plans.append(SeriesPlan(series, count, source, active, delete, protected,
+                                len(members) - len(active)))
+    return plans
+
+
+def to_delete(plans):
+    return [image for series_plan in plans for image in series_plan.delete]
+
+
+def plan_lines(plans):
+    if not plans:
+        return ["No images of ours for this server."]
+    lines = []
+    for p in plans:
+        others = f", {p.others} in another status (left alone)" if p.others else ""
+        if p.keep is None:
+            lines.append(f"Series {p.series}: {len(p.active)} active{others}; no count configured, "
+                         "all kept (give --keep N).")
+            continue
+        keep = max(1, p.keep)
+        floor = " (0 means off; at least one is kept)" if p.keep < 1 else ""
+        verdict = f"delete {len(p.delete)}" if p.delete else "nothing to delete"
+        lines.append(f"Series {p.series}: keep {keep} ({p.source} = {p.keep}{floor}); "
+                     f"{len(p.active)} active{others}: {verdict}.")
+        for image in p.delete:
+            lines.append(f"  delete  {_describe(image)}")
+        for image in p.protected:
+            lines.append(f"  protected, kept  {_describe(image)}")
+    return lines
+
+
+def _describe(image):
+    created = inventory.format_time(inventory.parse_time(image.get("created_at")))
+    return f"{created}  {image.get('name')} ({image.get('id')})"

@@ -1,0 +1,162 @@
+import time
+
+import pytest
+
+from nova_snapshot_hook import restore
+from nova_snapshot_hook.errors import CloudError, ConfigError
+from nova_snapshot_hook.restore_command import wait_for_server
+
+SERVER = "11111111-2222-3333-4444-555555555555"
+OTHER = "99999999-2222-3333-4444-555555555555"
+
+
+def server(**extra):
+    base = {"id": SERVER, "name": "web01", "status": "ACTIVE", "OS-EXT-STS:vm_state": "active",
+            "OS-EXT-STS:task_state": None, "image": {"id": "base-image"},
+            "flavor": {"id": "flavor-1"}, "key_name": "ops", "addresses": {},
+            "OS-EXT-AZ:availability_zone": "az-2",
+            "security_groups": [{"name": "default"}, {"name": "web"}, {"name": "web"}]}
+    base.update(extra)
+    return base
+
+
+def image(**extra):
+    base = {"id": "img-1", "name": "web01-daily-x", "status": "active", "instance_uuid": SERVER,
+            "created_at": "2026-11-26T01:00:00Z"}
+    base.update(extra)
+    return base
+
+
+def test_a_backup_of_this_active_server_may_rebuild_it():
+    assert restore.rebuild_refusals(server(), image(), SERVER) == []
+
+
+def test_an_image_of_another_server_is_refused_unless_forced():
+    problems = restore.rebuild_refusals(server(), image(instance_uuid=OTHER), SERVER)
+    assert len(problems) == 1 and f"belongs to server {OTHER}" in problems[0]
+    assert "--force" in problems[0]
+    assert restore.rebuild_refusals(server(), image(instance_uuid=OTHER), SERVER, force=True) == []
+    plain = restore.rebuild_refusals(server(), image(instance_uuid=None), SERVER)
+    assert "no server (it is not a backup)" in plain[0]
+
+
+@pytest.mark.parametrize("bad_server, bad_image, words", [
+    ({}, {"status": "queued"}, "is queued, not active"),
+    ({"OS-EXT-STS:vm_state": "building"}, {}, "Nova rebuilds only an active, stopped or error"),
+    ({"OS-EXT-STS:task_state": "image_backup"}, {}, "busy (task_state image_backup)"),
+    ({"image": ""}, {}, "boots from a volume"),
+])
+def test_rebuild_is_refused_when_nova_would_refuse_or_the_image_is_unusable(bad_server, bad_image,
+                                                                             words):
+    problems = restore.rebuild_refusals(server(**bad_server), image(**bad_image), SERVER,
+                                        force=True)
+    assert len(problems) == 1 and words in problems[0]
+
+
+def test_the_explanation_says_what_is_lost_since_when():
+    lines = restore.rebuild_explanation(server(), image(), now=time.time())
+    text = "\n".join(lines)
+    assert "EVERYTHING WRITTEN SINCE 2026-11-26 01:00:00 UTC IS LOST" in text
+    assert "keeps its id, its addresses and its attached volumes" in text
+    assert "web01" in lines[0] and "img-1" in lines[0]
+
+
+def test_rebuild_calls_protect_the_image_then_rebuild():
+    assert restore.protect_call("img-1") == restore.Call(
+        "PATCH", "image", "/v2/images/img-1", [{"op": "replace", "path": "/protected",
+                                               "value": True}])
+    call = restore.rebuild_call(SERVER, "img-1")
+    assert call.body == {"rebuild": {"imageRef": "img-1"}}
+    assert call.header() == f"POST <compute>/servers/{SERVER}/action  " \
+                            "(OpenStack-API-Version: compute 2.45)"
+    assert "json-patch" in restore.protect_call("img-1").header()
+
+
+def test_a_new_server_copies_flavor_networks_key_groups_and_zone():
+    ports = [{"net_id": "net-a", "port_id": "p1"}, {"net_id": "net-b"}, {"net_id": "net-a"}]
+    body, notes = restore.new_server_body("web01-restored", server(addresses={"a": []}), "img-1",
+                                          ports)
+    assert body == {"server": {
+        "name": "web01-restored", "imageRef": "img-1", "flavorRef": "flavor-1",
+        "networks": [{"uuid": "net-a"}, {"uuid": "net-b"}], "key_name": "ops",
+        "security_groups": [{"name": "default"}, {"name": "web"}],
+        "availability_zone": "az-2"}}
+    assert any(note.startswith("flavor: flavor-1 (copied") for note in notes)
+
+
+def test_options_win_over_what_would_be_copied():
+    body, notes = restore.new_server_body(
+        "n", server(), "img-1", [{"net_id": "net-a"}], flavor="big", networks=["net-x", "net-x"],
+        key_name="other", security_groups=["locked"], availability_zone="az-9")
+    server_body = body["server"]
+    assert server_body["flavorRef"] == "big" and server_body["networks"] == [{"uuid": "net-x"}]
+    assert server_body["key_name"] == "other" and server_body["availability_zone"] == "az-9"
+    assert server_body["security_groups"] == [{"name": "locked"}]
+    assert "flavor: big (given)" in notes
+
+
+def test_a_server_without_networks_gives_a_new_server_none_as_microversion_2_37_requires():
+    bare = server(security_groups=None, key_name=None, **{"OS-EXT-AZ:availability_zone": ""})
+    body, notes = restore.new_server_body("n", bare, "img-1", [])
+    assert body["server"] == {"name": "n", "imageRef": "img-1", "flavorRef": "flavor-1",
+                              "networks": "none"}
+    assert "networks: none (the server has none)" in notes
+    no_net = restore.new_server_body("n", server(), "img-1", [{"net_id": "a"}], no_network=True)
+    assert no_net[0]["server"]["networks"] == "none"
+
+
+def test_addresses_without_readable_ports_are_refused_instead_of_booting_without_network():
+    with pytest.raises(ConfigError, match="--network NET_ID"):
+        restore.new_server_body("n", server(addresses={"private": [{"addr": "10.0.0.5"}]}),
+                                "img-1", [])
+
+
+def test_a_config_drive_is_copied():
+    body, _ = restore.new_server_body("n", server(config_drive="True"), "img-1", [])
+    assert body["server"]["config_drive"] is True
+
+
+def test_a_new_server_needs_an_active_image():
+    assert restore.new_server_refusals(image(status="saving")) == ["image img-1 is saving, "
+                                                                   "not active"]
+    assert restore.new_server_refusals(image()) == []
+
+
+def test_unprotect_hint_is_the_openstack_command():
+    assert restore.unprotect_hint("img-1") == "openstack image set --unprotected img-1"
+
+
+class FakeServer:
+    def __init__(self, data):
+        self.data = data
+
+    def to_dict(self):
+        return self.data
+
+
+class SequenceCloud:
+    def __init__(self, *states):
+        self.states = list(states)
+
+    def get_server(self, server_id):
+        return FakeServer(self.states.pop(0) if len(self.states) > 1 else self.states[0])
+
+
+def test_waiting_for_a_rebuild_ends_when_the_server_runs_the_image():
+    cloud = SequenceCloud(server(**{"OS-EXT-STS:task_state": "rebuilding"}),
+                          server(image={"id": "old"}), server(image={"id": "img-1"}))
+    done = wait_for_server(cloud, SERVER, time.monotonic() + 30, image_id="img-1",
+                           sleep=lambda s: None)
+    assert done["image"]["id"] == "img-1"
+
+
+def test_a_server_in_error_is_a_failure_with_its_fault():
+    cloud = SequenceCloud(server(status="ERROR", fault={"message": "No valid host"}))
+    with pytest.raises(CloudError, match="went to ERROR: No valid host"):
+        wait_for_server(cloud, SERVER, time.monotonic() + 30, sleep=lambda s: None)
+
+
+def test_waiting_gives_up_at_the_deadline():
+    cloud = SequenceCloud(server(status="BUILD", **{"OS-EXT-STS:task_state": "spawning"}))
+    with pytest.raises(CloudError, match="still BUILD"):
+        wait_for_server(cloud, SERVER, time.monotonic() + 0.1, sleep=lambda s: None)
