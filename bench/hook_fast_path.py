@@ -9,6 +9,8 @@ Each hook process reads the stream on fd 0 (apt's InfoFD in real life), parses i
 change set and asks policy.decide_from_stream; it exits 3 if the stream did not settle the run.
 Prints medians, the ratio to the baseline, peak RSS (getrusage(RUSAGE_CHILDREN) in a fresh
 process per command) and the modules the hook path imports beyond the baseline.
+Where apt-listchanges is installed, its hook (`apt-listchanges --apt`, as its apt.conf line runs
+it) runs on the skip-option stream in the same rotation, for comparison; otherwise it says so.
 A benchmark, not a test: it reports and never fails on the figures.
 
     /usr/bin/python3 bench/hook_fast_path.py [--runs 31]
@@ -75,11 +77,17 @@ def make_streams(directory):
 def run_once(command, stdin_path):
     with open(stdin_path, "rb") as stdin:
         start = time.perf_counter()
-        code = subprocess.call(command, stdin=stdin, stdout=subprocess.DEVNULL, env=ENV)
+        code = subprocess.call(command, stdin=stdin, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL if command == LISTCHANGES else None,
+                               env=ENV)
         elapsed = time.perf_counter() - start
-    if code != 0:
+    if code != 0 and command != LISTCHANGES:   # apt-listchanges' own status is not ours to judge
         raise SystemExit(f"{command[-1][:40]!r} exited {code}: the stream did not settle the run")
     return elapsed
+
+
+# apt-listchanges' hook as its /etc/apt/apt.conf.d/20listchanges runs it, quietly.
+LISTCHANGES = ["/usr/bin/apt-listchanges", "--apt", "--frontend=none"]
 
 
 def peak_rss_kib(command, stdin_path):
@@ -103,6 +111,9 @@ def main():
         paths, sizes = make_streams(directory)
         commands = [("baseline", baseline, paths["empty-list"])]
         commands += [(name, hook, path) for name, path in paths.items()]
+        listchanges = os.access(LISTCHANGES[0], os.X_OK)
+        if listchanges:
+            commands.append(("listchanges", LISTCHANGES, paths["skip-option"]))
         for _, command, path in commands:  # warm the page cache and the .pyc files
             run_once(command, path)
         times = {name: [] for name, _, _ in commands}
@@ -110,7 +121,8 @@ def main():
             shift = round_number % len(commands)  # rotate so no command always runs first
             for name, command, path in commands[shift:] + commands[:shift]:
                 times[name].append(run_once(command, path))
-        rss = {name: peak_rss_kib(command, path) for name, command, path in commands}
+        rss = {name: peak_rss_kib(command, path) for name, command, path in commands
+               if command != LISTCHANGES}
         added = subprocess.run([PYTHON, "-I", "-c", LIST_MODULES], stdin=open(paths["skip-option"]),
                                check=True, capture_output=True, text=True, env=ENV).stdout
         added = added.split("ADDED", 1)[1].split()
@@ -121,13 +133,20 @@ def main():
     for name, _, _ in commands:
         median = statistics.median(times[name])
         size = f"{sizes[name]} B" if name in sizes else "-"
-        print(f"{name:<12} {size:>10} {median * 1000:>10.2f} {median / base:>6.2f} {rss[name]:>13}")
+        print(f"{name:<12} {size:>10} {median * 1000:>10.2f} {median / base:>6.2f} "
+              f"{rss.get(name, '-'):>13}")
     for names, target, label in ((("skip-option", "empty-list"), TARGET, "P1a"),
                                  (("skip-large",), TARGET, "P1a"),
                                  (("settings-off",), TARGET_SETTINGS, "P1b")):
         worst = max(statistics.median(times[name]) / base for name in names)
         verdict = "met" if worst <= target else "MISSED"
         print(f"{' and '.join(names)}: ratio {worst:.2f}, {label} target <= {target} {verdict}")
+    if listchanges:
+        ratio = statistics.median(times["skip-option"]) / statistics.median(times["listchanges"])
+        print(f"skip-option / apt-listchanges' hook on the same stream: {ratio:.2f}")
+    else:
+        print("apt-listchanges: not installed on this host, not compared (measured in a Debian 12 "
+              "root: 4.5x the baseline, ../shared/docs/hook-speed.md)")
     print("modules the skip path adds to the baseline's: " + " ".join(added))
 
 

@@ -13,7 +13,7 @@ from .log import log, redactor, setup as setup_logging
 DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
 # Modules that add a command: each has add_parser(commands), which sets `run` on its parser.
 COMMAND_MODULES = ("scheduled_command", "list_command", "show_command", "restore_command",
-                   "prune_command", "status_command", "check_command")
+                   "prune_command", "status_command", "check_command", "fleet_command")
 
 
 class Parser(argparse.ArgumentParser):

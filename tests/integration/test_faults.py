@@ -49,23 +49,22 @@ def faulty(tool, proxy, admin, minicloud, tmp_path):
 
 
 def hook(tool, strict=False):
-    """The apt hook as apt runs it: the stream on fd 20."""
+    """The apt hook as apt runs it: the stream on the fd APT_HOOK_INFO_FD names (the pipe's own
+    number: a fixed fd 20, dup2'ed here, could be in use by another thread of this process)."""
     read_end, write_end = os.pipe()
-    os.dup2(read_end, 20)
-    os.close(read_end)
     settings = tool.settings
     if strict:
         settings = tool.settings.with_name("strict.conf")
         settings.write_text(tool.settings.read_text() + "strict = yes\n")
-    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "20",
+    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
            "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings),
            "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tool.state)}
     try:
         process = subprocess.Popen([PYTHON, "-m", "nova_snapshot_hook", "apt-hook"], cwd=REPO,
-                                   env=env, pass_fds=(20,), stdout=subprocess.PIPE,
+                                   env=env, pass_fds=(read_end,), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
     finally:
-        os.close(20)
+        os.close(read_end)
     with os.fdopen(write_end, "wb") as pipe:
         pipe.write(STREAM)
     out, err = process.communicate(timeout=120)

@@ -1,0 +1,273 @@
+"""Fleet mode's rules: which servers, how many at once, what the summary says. No I/O.
+
+A server here is Nova's JSON object (`GET /servers/detail`, microversion >= 2.26 so it carries
+`tags`); an image is Glance's. fleet_command.py does the requests and runs one
+snapshot.Snapshotter per server; this module selects the servers, runs a bounded pool of workers,
+and turns outcomes and images into tables, JSON and an exit status.
+"""
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from . import inventory
+
+MAX_CONCURRENCY = 64
+OK_STATES = ("requested", "captured", "active")
+FAILED = "failed"
+
+
+# -- selection --------------------------------------------------------------------------------
+class Selection:
+    """--all, or every --tag and every --metadata KEY[=VALUE] at once (AND)."""
+
+    __slots__ = ("everything", "tags", "metadata")
+
+    def __init__(self, everything=False, tags=(), metadata=()):
+        self.everything, self.tags, self.metadata = everything, tuple(tags), tuple(metadata)
+
+    def problem(self):
+        """What is wrong with the options, or None."""
+        if self.everything and (self.tags or self.metadata):
+            return "--all selects every server: give it alone, or --tag/--metadata without it"
+        if not (self.everything or self.tags or self.metadata):
+            return "say which servers: --all, --tag TAG or --metadata KEY[=VALUE]"
+        return None
+
+    def matches(self, server):
+        if self.everything:
+            return True
+        tags = set(server.get("tags") or ())
+        if not set(self.tags) <= tags:
+            return False
+        metadata = server.get("metadata") or {}
+        return all(key in metadata and (value is None or metadata[key] == value)
+                   for key, value in self.metadata)
+
+    def describe(self):
+        if self.everything:
+            return "every server of the project"
+        parts = [f"tag {tag}" for tag in self.tags]
+        parts += [f"metadata {key}" + ("" if value is None else f"={value}")
+                  for key, value in self.metadata]
+        return "servers with " + " and ".join(parts)
+
+    def query(self):
+        """The filters Nova applies itself (GET /servers/detail?tags=a,b: every tag)."""
+        return {"tags": ",".join(self.tags)} if self.tags else {}
+
+
+def parse_metadata(text):
+    """`KEY=VALUE` -> (KEY, VALUE); `KEY` -> (KEY, None): any value. Raises ValueError."""
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ValueError(f"not KEY or KEY=VALUE: {text!r}")
+    return key, (value if equals else None)
+
+
+def select(servers, selection):
+    """The matching servers, each once, ordered by name then id."""
+    chosen = {}
+    for server in servers:
+        if server.get("id") and selection.matches(server):
+            chosen.setdefault(server["id"], server)
+    return sorted(chosen.values(), key=lambda s: (s.get("name") or "", s["id"]))
+
+
+# -- the bounded pool -------------------------------------------------------------------------
+def run_bounded(items, work, concurrency, on_done=None):
+    """work(item) for every item, at most `concurrency` at a time, in the items' order of start;
+    returns the results in the items' order. `work` must not raise (it turns its failures into
+    a result); `on_done(item, result)` is called in the calling thread as each one ends."""
+    items = list(items)
+    results = [None] * len(items)
+    if not items:
+        return results
+    width = max(1, min(int(concurrency), len(items)))
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fleet") as pool:
+        pending = {}
+        queue = iter(enumerate(items))
+        try:
+            for index, item in queue:
+                pending[pool.submit(work, item)] = index
+                if len(pending) >= width:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    results[index] = future.result()
+                    if on_done:
+                        on_done(items[index], results[index])
+                    following = next(queue, None)
+                    if following is not None:
+                        pending[pool.submit(work, following[1])] = following[0]
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return results
+
+
+class ThreadLabel:
+    """A per-thread label (the server a worker backs up), for log lines."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def set(self, label):
+        self._local.label = label
+
+    def get(self):
+        return getattr(self._local, "label", None)
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+class Outcome:
+    """One server's result: state requested|captured|active, or failed with an error."""
+
+    __slots__ = ("server_id", "server_name", "image_id", "image_name", "state", "seconds",
+                 "error", "method")
+
+    def __init__(self, server_id, server_name, image_id=None, image_name=None, state=FAILED,
+                 seconds=0.0, error=None, method=None):
+        self.server_id, self.server_name = server_id, server_name
+        self.image_id, self.image_name = image_id, image_name
+        self.state, self.seconds, self.error, self.method = state, seconds, error, method
+
+    @property
+    def failed(self):
+        return self.state not in OK_STATES
+
+    def as_dict(self):
+        return {"server": self.server_id, "name": self.server_name, "image_id": self.image_id,
+                "image_name": self.image_name, "state": self.state,
+                "seconds": round(self.seconds, 2), "error": self.error, "method": self.method}
+
+
+def exit_code(outcomes):
+    """0 when every server was backed up, else 1."""
+    return 1 if any(outcome.failed for outcome in outcomes) else 0
+
+
+def _table(header, rows):
+    """Left-aligned columns; the last column is not padded (it may be long)."""
+    rows = [header] + rows
+    widths = [max(len(row[n]) for row in rows) for n in range(len(header) - 1)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+            for row in rows]
+
+
+def summary_lines(outcomes, seconds=None):
+    header = ("SERVER", "NAME", "IMAGE", "STATE", "SECONDS", "ERROR")
+    rows = [(o.server_id, o.server_name or "-", o.image_id or "-", o.state,
+             f"{o.seconds:.1f}", o.error or "") for o in outcomes]
+    lines = [line.rstrip() for line in _table(header, rows)]
+    failed = [o for o in outcomes if o.failed]
+    total = f" in {seconds:.1f} s" if seconds is not None else ""
+    tail = f"{len(outcomes)} server{'s' if len(outcomes) != 1 else ''}{total}: " \
+           f"{len(outcomes) - len(failed)} backed up, {len(failed)} failed"
+    if failed:
+        tail += ": " + ", ".join(o.server_name or o.server_id for o in failed)
+    return lines + [tail]
+
+
+def summary_dict(outcomes, series, rotation, concurrency, seconds):
+    return {"series": series, "rotation": rotation, "concurrency": concurrency,
+            "seconds": round(seconds, 2), "servers": [o.as_dict() for o in outcomes],
+            "backed_up": sum(1 for o in outcomes if not o.failed),
+            "failed": sum(1 for o in outcomes if o.failed), "exit_status": exit_code(outcomes)}
+
+
+# -- freshness (fleet status) -----------------------------------------------------------------
+OK, STALE, NONE = "ok", "stale", "none"
+
+
+def parse_age(text):
+    """`90` (seconds), `45m`, `26h`, `8d`, `2w` -> seconds. Raises ValueError."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    value = float(number) * units[unit]
+    if value <= 0:
+        raise ValueError("an age is greater than 0")
+    return value
+
+
+class Freshness:
+    """The backups of one series of one server: the newest active one, its age, the newest
+    image's state, how many are active, and a verdict against a maximum age."""
+
+    __slots__ = ("server_id", "server_name", "series", "last", "newest", "active", "verdict")
+
+    def __init__(self, server_id, server_name, series, last=None, newest=None, active=0,
+                 verdict=OK):
+        self.server_id, self.server_name, self.series = server_id, server_name, series
+        self.last, self.newest, self.active, self.verdict = last, newest, active, verdict
+
+    @property
+    def last_time(self):
+        return inventory.parse_time(self.last.get("created_at")) if self.last else None
+
+    def age(self, now):
+        last = self.last_time
+        return None if last is None else max(0.0, now - last)
+
+    def as_dict(self, now):
+        age = self.age(now)
+        return {"server": self.server_id, "name": self.server_name, "series": self.series,
+                "last_backup": {"id": self.last.get("id"), "name": self.last.get("name"),
+                                "created_at": self.last.get("created_at")} if self.last else None,
+                "age_seconds": int(age) if age is not None else None,
+                "state": self.newest.get("status") if self.newest else None,
+                "backups": self.active, "verdict": self.verdict}
+
+
+def freshness(servers, images, now, series=(), max_age=None):
+    """[Freshness] for every server (in the given order) and every series of its backups (or
+    only `series`); a server without any gets one row with series None (or one per asked
+    series). Backups are images with a series (our nsh_series, else Nova's backup_type) whose
+    instance_uuid is the server; only `active` ones count as backups."""
+    by_server = {}
+    for image in inventory.newest_first(images):
+        name = inventory.series_of(image)
+        if name in ("snapshot", "-"):
+            continue
+        server_id = image.get("instance_uuid")     # Nova sets it on every backup
+        by_server.setdefault(server_id, {}).setdefault(name, []).append(image)
+    rows = []
+    for server in servers:
+        found = by_server.get(server["id"], {})
+        names = list(series) if series else sorted(found) or [None]
+        for name in names:
+            members = found.get(name, [])
+            active = [image for image in members if image.get("status") == "active"]
+            row = Freshness(server["id"], server.get("name"), name,
+                            last=active[0] if active else None,
+                            newest=members[0] if members else None, active=len(active))
+            age = row.age(now)
+            if age is None:
+                row.verdict = NONE
+            elif max_age is not None and age > max_age:
+                row.verdict = STALE
+            rows.append(row)
+    return rows
+
+
+def freshness_exit_code(rows, max_age):
+    """0, or 1 when --max-age is given and a row has no backup or one older than that."""
+    if max_age is None:
+        return 0
+    return 1 if any(row.verdict in (STALE, NONE) for row in rows) else 0
+
+
+def freshness_lines(rows, now):
+    header = ("SERVER", "NAME", "SERIES", "LAST BACKUP (UTC)", "AGE", "STATE", "KEPT", "VERDICT")
+    table = []
+    for row in rows:
+        table.append((row.server_id, row.server_name or "-", row.series or "-",
+                      inventory.format_time(row.last_time), inventory.human_age(row.age(now)),
+                      (row.newest or {}).get("status") or "-", str(row.active), row.verdict))
+    if not table:
+        return ["No server selected."]
+    return [line.rstrip() for line in _table(header, table)]

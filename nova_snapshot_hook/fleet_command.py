@@ -1,0 +1,335 @@
+"""The `fleet` command: back up many servers of a project from a management host, and report how
+fresh their backups are.
+
+    fleet snapshot: credentials -> one session -> select the servers -> a bounded pool of workers,
+                    each running snapshot.Snapshotter for one server -> summary, exit status
+    fleet status:   credentials -> one session -> select the servers -> one image listing ->
+                    the newest backup of each series of each server
+
+One keystoneauth session serves every worker: one token for the whole run (keystoneauth
+authenticates under a lock, and again when the token nears its end), one connection pool sized
+to the concurrency, and the rate-limit policy of http_retry.py. The rules (selection, pool,
+tables) are in fleet.py.
+"""
+
+import json
+import time
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from . import fleet, naming
+from .errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
+from .log import SUCCESS, log, redactor
+
+DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
+DEFAULT_CONCURRENCY = 4
+EXIT_UNREADABLE = 2
+
+
+def _metadata(text):
+    import argparse
+    try:
+        return fleet.parse_metadata(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _age(text):
+    import argparse
+    try:
+        return fleet.parse_age(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"not an age such as 3600, 45m, 26h, 8d or 2w: {text!r}") \
+            from None
+
+
+def _add_selection(parser):
+    parser.add_argument("--all", dest="everything", action="store_true",
+                        help="every server of the project")
+    parser.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG",
+                        help="servers with this Nova server tag (repeat: every tag)")
+    parser.add_argument("--metadata", action="append", default=[], type=_metadata,
+                        metavar="KEY[=VALUE]",
+                        help="servers whose metadata has KEY, with VALUE if given "
+                             "(repeat: every one)")
+
+
+def add_parser(commands):
+    cmd = commands.add_parser(
+        "fleet", help="back up many servers of the project, or show how fresh their backups are",
+        description="Back up every server of the project that matches --all, --tag or "
+                    "--metadata, from a management host, with the credentials of the project: "
+                    "no server identity is needed. 'fleet snapshot' takes the backups, "
+                    "'fleet status' shows the newest backup of each series of each server.")
+    actions = cmd.add_subparsers(dest="fleet_command", metavar="ACTION", parser_class=type(cmd))
+    actions.required = True
+
+    snap = actions.add_parser(
+        "snapshot", help="a backup of every selected server now",
+        description="Take a Nova backup image of every selected server now, at most "
+                    "--concurrency at a time. Each server has its own series (BACKUP_TYPE) "
+                    "and rotation: Nova keeps its newest ROTATION backups of that series. A "
+                    "server busy with another task (HTTP 409) and a cloud that asks to slow "
+                    "down (HTTP 429, or 413 with Retry-After) are waited out. Ends with a "
+                    "summary table; exit status 0 when every server was backed up, 1 when one "
+                    "failed, 2 for bad arguments, settings or credentials.")
+    snap.add_argument("series", nargs="?", default=DEFAULT_SERIES, metavar="BACKUP_TYPE",
+                      help=f"the series of every server, Nova's backup_type "
+                           f"(default {DEFAULT_SERIES})")
+    snap.add_argument("rotation", nargs="?", type=int, default=DEFAULT_ROTATION,
+                      metavar="ROTATION",
+                      help=f"how many backups of the series each server keeps, at least 1 "
+                           f"(default {DEFAULT_ROTATION})")
+    _add_selection(snap)
+    snap.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
+                      help=f"back up at most N servers at a time, 1 to {fleet.MAX_CONCURRENCY} "
+                           f"(default {DEFAULT_CONCURRENCY})")
+    snap.add_argument("--timeout", type=float, metavar="SECONDS",
+                      help="give up on a server after this long, waits included "
+                           "(default: settings, 600)")
+    snap.add_argument("--wait", choices=("captured", "active", "none"), default="captured",
+                      help="a server is done once its disk is captured (default), its image is "
+                           "active, or right after the request")
+    snap.add_argument("--no-wait", dest="wait", action="store_const", const="none",
+                      help="same as --wait none")
+    snap.add_argument("--method", choices=("auto", "backup", "image"),
+                      help="createBackup, createImage with our own rotation, or auto: "
+                           "createBackup and createImage for volume-backed servers "
+                           "(default: settings, auto)")
+    snap.add_argument("--dry-run", action="store_true",
+                      help="select the servers and print the requests; send no backup request")
+    snap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    snap.set_defaults(run=run_snapshot)
+
+    status = actions.add_parser(
+        "status", help="the newest backup of each series of every selected server",
+        description="Show, for every selected server and each series of its backups, the "
+                    "newest active backup, its age, the state of the newest image and how many "
+                    "active backups are kept. Exit status: 0, or 1 with --max-age when a "
+                    "server has no backup (of a --series) newer than that; 2 when the status "
+                    "cannot be read.")
+    _add_selection(status)
+    status.add_argument("--series", action="append", default=[], metavar="BACKUP_TYPE",
+                        help="only this series (repeat for more); a server without it shows "
+                             "'none'")
+    status.add_argument("--max-age", type=_age, metavar="AGE",
+                        help="a backup older than AGE is stale: seconds, or with m, h, d or w "
+                             "(26h, 8d)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
+    status.set_defaults(run=run_status)
+
+
+# -- the edge ---------------------------------------------------------------------------------
+def _selection(args):
+    selection = fleet.Selection(args.everything, args.tags, args.metadata)
+    problem = selection.problem()
+    if problem:
+        raise ConfigError(problem)
+    return selection
+
+
+def _settings(args, use_syslog):
+    from .config import load_settings
+    from .log import setup
+    settings = load_settings(args.config)
+    setup(args.verbose, args.quiet, settings.syslog and use_syslog, args.json)
+    return settings
+
+
+def connect(args, settings, pool_size, min_life):
+    """One Cloud for the whole run: its session is shared by every worker."""
+    from . import http_retry, token_cache
+    from .backup import load_credentials
+    from .cloud import Cloud
+    credentials = load_credentials(settings, args.credentials, args.use_environment)
+    cloud = Cloud(credentials, settings)
+    http_retry.mount(cloud.session.session, pool_size=pool_size)
+    token_cache.restore(cloud.session.auth, min_life=min_life)
+    with cloud.translated("authenticating"):
+        redactor.add(cloud.session.get_token())
+    token_cache.save(cloud.session.auth)
+    return cloud
+
+
+def list_servers(cloud, selection):
+    """Every server of the project that Nova returns for the selection's filters, following
+    Nova's pages (`servers_links`), as dicts (microversion >= 2.26: with `tags`)."""
+    servers, query = [], selection.query()
+    with cloud.translated("listing the project's servers"):
+        while True:
+            path = "/servers/detail" + (f"?{urlencode(sorted(query.items()))}" if query else "")
+            _, body = cloud.nova.client.get(path)
+            page = (body or {}).get("servers", [])
+            servers += page
+            following = [link.get("href") for link in (body or {}).get("servers_links", [])
+                         if link.get("rel") == "next"]
+            if not page or not following:
+                return servers
+            # Keep our catalog endpoint; take only the page's query (the marker) from the link.
+            query = dict(parse_qsl(urlsplit(following[0]).query))
+
+
+def selected_servers(cloud, selection):
+    servers = fleet.select(list_servers(cloud, selection), selection)
+    if not servers:
+        raise HookError(f"no server matches: {selection.describe()}",
+                        fix="check the tag or metadata ('openstack server list --long' shows "
+                            "them) and the project of the credentials")
+    return servers
+
+
+# -- fleet snapshot ---------------------------------------------------------------------------
+def run_snapshot(args):
+    settings = _settings(args, use_syslog=True)
+    problem = naming.check_series(args.series)
+    if problem:
+        raise ConfigError(f"bad BACKUP_TYPE '{args.series}': {problem}")
+    if args.rotation < 1:
+        raise ConfigError(f"ROTATION {args.rotation} is refused: Nova's rotation 0 deletes the new "
+                          "backup too", fix="give a ROTATION of 1 or more")
+    if not 1 <= args.concurrency <= fleet.MAX_CONCURRENCY:
+        raise ConfigError(f"--concurrency {args.concurrency}: give 1 to {fleet.MAX_CONCURRENCY}")
+    timeout = args.timeout or settings.timeout
+    if timeout <= 0:
+        raise ConfigError("--timeout must be greater than 0")
+    selection = _selection(args)
+
+    from .snapshot import SnapshotRequest
+    # Nothing waits on one server's capture, and every worker shares the cloud's API (and its
+    # rate limit): look at each capture every poll_interval, not at the apt hook's quick pace.
+    request = SnapshotRequest(series=args.series, rotation=args.rotation, wait=args.wait,
+                              method=args.method or settings.method, trigger="fleet",
+                              poll_interval=settings.poll_interval,
+                              capture_step=settings.poll_interval)
+    cloud = connect(args, settings, pool_size=args.concurrency, min_life=timeout)
+    servers = selected_servers(cloud, selection)
+    if args.dry_run:
+        return dry_run(args, servers, request)
+
+    log.info(f"Fleet backup: {len(servers)} server{'s' if len(servers) != 1 else ''} "
+             f"({selection.describe()}), series {request.series}, rotation {request.rotation}, "
+             f"{min(args.concurrency, len(servers))} at a time.")
+    label = fleet.ThreadLabel()
+    prefix = _LabelFilter(label)
+    log.addFilter(prefix)
+    started = time.monotonic()
+    try:
+        outcomes = fleet.run_bounded(
+            servers, lambda server: backup_one(cloud, server, request, timeout, label),
+            args.concurrency, on_done=report_one)
+    finally:
+        log.removeFilter(prefix)
+    seconds = time.monotonic() - started
+    code = fleet.exit_code(outcomes)
+    if args.json:
+        print(json.dumps(fleet.summary_dict(outcomes, request.series, request.rotation,
+                                            args.concurrency, seconds), indent=1, sort_keys=True))
+    else:
+        for line in fleet.summary_lines(outcomes, seconds):
+            print(line, flush=True)
+    return code
+
+
+def backup_one(cloud, server, request, timeout, label):
+    """One server through the same Snapshotter as every other backup; never raises."""
+    from .snapshot import Snapshotter
+    server_id, name = server["id"], server.get("name") or ""
+    label.set(name or server_id)
+    started = time.monotonic()
+    outcome = fleet.Outcome(server_id, name)
+    try:
+        result = Snapshotter(cloud, server_id, request, started + timeout,
+                             name or server_id).run()
+        outcome.image_id, outcome.image_name = result.image_id, result.name
+        outcome.state, outcome.method = result.state, result.method
+    except IdentityError:
+        outcome.error = "the server no longer exists (deleted during the run?)"
+    except HookError as err:
+        outcome.error = redactor.mask(str(err))
+    except Exception as err:       # a bug of ours: this server fails, the others go on
+        log.debug("internal error", exc_info=True)
+        outcome.error = redactor.mask(f"internal error: {type(err).__name__}: {err} "
+                                      "(please report it; -v shows the details)")
+    finally:
+        label.set(None)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def report_one(server, outcome):
+    who = f"{outcome.server_name or '-'} ({outcome.server_id})"
+    if outcome.failed:
+        log.error(f"{who}: {outcome.error}")
+    else:
+        log.log(SUCCESS, f"{who}: backup image {outcome.image_name} ({outcome.image_id}) "
+                         f"{outcome.state} in {outcome.seconds:.1f} s.")
+
+
+class _LabelFilter:
+    """Prefix the lines a worker logs with the name of the server it backs up."""
+
+    def __init__(self, label):
+        self.label = label
+
+    def filter(self, record):
+        label = self.label.get()
+        if label:
+            record.msg, record.args = f"{label}: {record.getMessage()}", None
+        return True
+
+
+def dry_run(args, servers, request):
+    from .snapshot import action_body
+    calls = []
+    for server in servers:
+        name = naming.image_name(server.get("name") or server["id"], request.series)
+        method = "image" if request.method == "image" else "backup"
+        metadata = naming.clean_properties(naming.own_properties(
+            server["id"], request.series, server.get("name") or server["id"], request.trigger,
+            "createImage" if method == "image" else "createBackup"))
+        action, body = action_body(method, name, request.series, request.rotation, metadata)
+        calls.append({"server": server["id"], "name": server.get("name"), "method": "POST",
+                      "path": f"/servers/{server['id']}/action", "body": {action: body}})
+    if args.json:
+        print(json.dumps(calls, indent=1, sort_keys=True))
+    else:
+        for call in calls:
+            body = call["body"]
+            action = next(iter(body))
+            print(f"{call['name'] or '-'} ({call['server']}): POST <compute>{call['path']}  "
+                  f"{action} name={body[action]['name']}"
+                  + (f" backup_type={body[action]['backup_type']} "
+                     f"rotation={body[action]['rotation']}" if action == "createBackup" else ""))
+        print(f"{len(calls)} server{'s' if len(calls) != 1 else ''} selected; nothing sent "
+              "(--dry-run).")
+    return 0
+
+
+# -- fleet status -----------------------------------------------------------------------------
+def run_status(args):
+    settings = _settings(args, use_syslog=False)
+    selection = _selection(args)
+    for series in args.series:
+        problem = naming.check_series(series)
+        if problem:
+            raise ConfigError(f"bad --series '{series}': {problem}")
+    now = time.time()
+    try:
+        cloud = connect(args, settings, pool_size=1, min_life=settings.api_timeout * 4)
+        servers = selected_servers(cloud, selection)
+        with cloud.translated("reading the project id"):
+            project_id = cloud.session.get_project_id()
+        images = cloud.list_images(owner=project_id)
+    except HookError as err:
+        if err.exit_code != EXIT_FAILURE:       # settings, credentials: exit 2 with its own line
+            raise
+        log.error(f"cannot read the backups: {redactor.mask(str(err))}")
+        return EXIT_UNREADABLE
+    rows = fleet.freshness(servers, images, now, series=args.series, max_age=args.max_age)
+    code = fleet.freshness_exit_code(rows, args.max_age)
+    if args.json:
+        print(json.dumps({"time": int(now), "max_age_seconds": args.max_age, "exit_status": code,
+                          "rows": [row.as_dict(now) for row in rows]}, indent=1, sort_keys=True))
+    else:
+        for line in fleet.freshness_lines(rows, now):
+            print(line)
+    return code
