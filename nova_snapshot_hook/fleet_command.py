@@ -285,7 +285,7 @@ def dry_run(args, servers, request):
         method = "image" if request.method == "image" else "backup"
         metadata = naming.clean_properties(naming.own_properties(
             server["id"], request.series, server.get("name") or server["id"], request.trigger,
-            "createImage" if method == "image" else "createBackup"))
+            "createImage" if method == "image" else "createBackup", name))
         action, body = action_body(method, name, request.series, request.rotation, metadata)
         calls.append({"server": server["id"], "name": server.get("name"), "method": "POST",
                       "path": f"/servers/{server['id']}/action", "body": {action: body}})
