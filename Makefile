@@ -94,10 +94,12 @@ check: deps lint ## every test: unit, lintian, the local cloud, the .deb in Debi
 demo: deps $(DEB) ## build the .deb, start the local cloud, snapshot from inside a Debian root, show the image
 	tests/e2e/demo $(DEB)
 
-# Every bench/*.py in turn (bench/support/ holds their helpers); the cloud ones need minicloud/up
-# and each keeps to a few minutes.
+# Every bench/*.py in turn (bench/support/ holds their helpers), each under 5 minutes; the cloud
+# ones need minicloud/up and work in a project of their own.
 bench: ## the benchmarks under bench/: ratios measured side by side in one run
-	for bench in bench/*.py; do echo; $(PY) "$$bench"; done
+	for bench in bench/*.py; do \
+		echo; started=$$SECONDS; $(PY) "$$bench"; echo "($$bench: $$((SECONDS - started)) s)"; \
+	done
 
 clean: ## remove the build outputs and roots (keeps the cached base roots in build/cache)
 	if [ -d $(BUILD) ]; then \

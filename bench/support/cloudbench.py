@@ -9,7 +9,9 @@ with the demo project's servers. Loopback only: the cloud's catalog lists 127.0.
 import os
 import secrets
 import shlex
+import signal
 import sys
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -86,6 +88,9 @@ class BenchProject:
 
     # -- set-up -----------------------------------------------------------------------------
     def __enter__(self):
+        # A benchmark stopped with SIGTERM (make's, a timeout's) still cleans up on its way out.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         ks = keystone(self.admin)
         project = {"name": self.name, "domain_id": "default",
                    "description": "nova-snapshot-hook benchmark (deleted at the end)"}
@@ -155,6 +160,24 @@ class BenchProject:
             time.sleep(0.5)
         raise RuntimeError("benchmark servers did not become ACTIVE in time")
 
+    @classmethod
+    def leftovers(cls):
+        """The benchmark projects a killed run (SIGKILL) left behind, ready to clean up."""
+        admin = session(openrc_vars("admin-openrc"))
+        found = []
+        for project in keystone(admin).get("/projects").json()["projects"]:
+            if project["name"].startswith(PREFIX):
+                left = cls.__new__(cls)
+                left.name, left.admin, left.project_id, left.server_ids = \
+                    project["name"], admin, project["id"], []
+                users = keystone(admin).get("/users", params={"name": project["name"]}).json()
+                left.user_id = users["users"][0]["id"] if users["users"] else None
+                left.nova = nova(left.admin)      # admin: sees and deletes the project's servers
+                left.glance = glance(left.admin)
+                left.admin_view = True
+                found.append(left)
+        return found
+
     def cleanup(self):
         """Delete the project's servers and images, then the user and the project."""
         try:
@@ -171,7 +194,9 @@ class BenchProject:
     def delete_servers(self, timeout=600, then=None):
         """Delete every server of the project and wait until Nova has; `then()` runs while
         nova-compute works through the deletions."""
-        servers = self.nova.servers.list(limit=-1)
+        mine = {"all_tenants": 1, "project_id": self.project_id} \
+            if getattr(self, "admin_view", False) else {}
+        servers = self.nova.servers.list(search_opts=mine, limit=-1)
         for server in servers:
             self.nova.servers.delete(server.id)
         if then:
@@ -179,7 +204,7 @@ class BenchProject:
         end = time.monotonic() + timeout
         while servers and time.monotonic() < end:
             time.sleep(1)
-            servers = self.nova.servers.list(limit=-1)
+            servers = self.nova.servers.list(search_opts=mine, limit=-1)
         self.server_ids = []
 
     def images(self, **filters):
@@ -318,3 +343,10 @@ def machine_cpu():
         fields = [int(value) for value in handle.readline().split()[1:]]
     idle = fields[3] + fields[4]
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    # /usr/bin/python3 bench/support/cloudbench.py: remove what a killed benchmark left behind.
+    for project in BenchProject.leftovers():
+        say(f"removing {project.name}: its servers, images, user and project")
+        project.cleanup()
