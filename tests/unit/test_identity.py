@@ -28,7 +28,7 @@ NO_METADATA = ""
 
 @pytest.fixture(autouse=True)
 def only_loopback(monkeypatch):
-    """No test may send a packet to 169.254.169.254 or any other non-loopback address."""
+    """Tests never send a packet to 169.254.169.254 or any other non-loopback address."""
     real = socket.create_connection
 
     def guarded(address, *args, **kwargs):
