@@ -137,5 +137,28 @@ def tool(tmp_path, minicloud, admin):
     admin.delete_server_images(minicloud["server"])
 
 
+HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
+
+
+def run_hook(settings, state, wrap=()):
+    """The apt hook as apt runs it: a real stream on the fd APT_HOOK_INFO_FD names (the pipe's
+    own number, so threads of this process never collide on a fixed fd). `wrap`: a command
+    whose last word is a shell script; the hook command is appended to that script."""
+    read_end, write_end = os.pipe()
+    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
+           "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings), "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(state)}
+    hook = [PYTHON, "-m", "nova_snapshot_hook", "apt-hook"]
+    command = [*wrap[:-1], wrap[-1] + " " + " ".join(hook)] if wrap else hook
+    try:
+        process = subprocess.Popen(command, cwd=REPO, env=env, pass_fds=(read_end,), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        os.close(read_end)
+    with os.fdopen(write_end, "wb") as pipe, open(HOOK_STREAM, "rb") as stream:
+        pipe.write(stream.read())
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 def random_uuid():
     return str(uuid.uuid4())

@@ -5,17 +5,13 @@ mode), the exit status and the single message, that no older backup disappears, 
 host lock is released."""
 
 import fcntl
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from cloud_fixtures import PYTHON, REPO, read_state
+from cloud_fixtures import read_state, run_hook
 from faultproxy import FaultProxy
 
-STREAM = (Path(REPO) / "tests" / "fixtures" / "apt-hook" / "bookworm-install-new.txt").read_bytes()
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
 IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
@@ -49,26 +45,11 @@ def faulty(tool, proxy, admin, minicloud, tmp_path):
 
 
 def hook(tool, strict=False):
-    """The apt hook as apt runs it: the stream on the fd APT_HOOK_INFO_FD names (the pipe's own
-    number: a fixed fd 20, dup2'ed here, could be in use by another thread of this process)."""
-    read_end, write_end = os.pipe()
     settings = tool.settings
     if strict:
         settings = tool.settings.with_name("strict.conf")
         settings.write_text(tool.settings.read_text() + "strict = yes\n")
-    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
-           "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings),
-           "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tool.state)}
-    try:
-        process = subprocess.Popen([PYTHON, "-m", "nova_snapshot_hook", "apt-hook"], cwd=REPO,
-                                   env=env, pass_fds=(read_end,), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-    finally:
-        os.close(read_end)
-    with os.fdopen(write_end, "wb") as pipe:
-        pipe.write(STREAM)
-    out, err = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return run_hook(settings, tool.state)
 
 
 def snapshot(tool):
@@ -173,23 +154,10 @@ def test_a_name_that_does_not_resolve_is_one_warning_and_no_query_leaves_loopbac
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
     faulty.credentials.write_text(read_state("openrc").replace(
         "http://127.0.0.1:5000/v3", "http://keystone.nsh-test.invalid:5000/v3") + "\n")
-    read_end, write_end = os.pipe()
-    os.dup2(read_end, 20)
-    os.close(read_end)
-    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "20",
-           "NOVA_SNAPSHOT_HOOK_CONFIG": str(faulty.settings),
-           "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(faulty.state)}
-    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-               f"mount --bind {resolv} /etc/resolv.conf && exec {PYTHON} -m nova_snapshot_hook apt-hook"]
-    try:
-        process = subprocess.Popen(command, cwd=REPO, env=env, pass_fds=(20,), text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    finally:
-        os.close(20)
-    with os.fdopen(write_end, "wb") as pipe:
-        pipe.write(STREAM)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
-    assert len(warnings) == 1 and "cannot reach the cloud" in warnings[0], err
+    result = run_hook(faulty.settings, faulty.state, wrap=(
+        "unshare", "--mount", "--propagation", "private", "sh", "-c",
+        f"mount --bind {resolv} /etc/resolv.conf && exec"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
+    assert len(warnings) == 1 and "cannot reach the cloud" in warnings[0], result.stderr
     check_aftermath(faulty, admin, minicloud)

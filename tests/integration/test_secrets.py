@@ -5,39 +5,21 @@ password, the application credential's secret and every token the runs used are 
 everything they printed and in every image of the server."""
 
 import json
-import os
 import stat
-import subprocess
-from pathlib import Path
 
-from cloud_fixtures import PYTHON, REPO, openrc_vars, read_state
-
-STREAM = (Path(REPO) / "tests" / "fixtures" / "apt-hook" / "bookworm-install-new.txt").read_bytes()
+from cloud_fixtures import openrc_vars, read_state, run_hook
 
 
-def run_hook(tool, tmp_path):
-    """The apt hook as apt runs it: the stream on fd 20, our settings and credentials."""
+
+def hook_output(tool, tmp_path):
+    """The apt hook as apt runs it, with the test's settings and credentials: all it printed."""
     settings = tmp_path / "hook.conf"
     settings.write_text(tool.settings.read_text().replace("[log]", f"[cloud]\ncredentials = "
                                                           f"{tool.credentials}\n[log]")
                         + "[apt]\nmin_interval = 0\nwait = 60\n")
-    read_end, write_end = os.pipe()
-    os.dup2(read_end, 20)
-    os.close(read_end)
-    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "20",
-           "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings),
-           "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tool.state)}
-    try:
-        process = subprocess.Popen([PYTHON, "-m", "nova_snapshot_hook", "apt-hook"], cwd=REPO,
-                                   env=env, pass_fds=(20,), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-    finally:
-        os.close(20)
-    with os.fdopen(write_end, "wb") as pipe:
-        pipe.write(STREAM)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    return out + err
+    result = run_hook(settings, tool.state)
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
 
 
 def test_no_password_secret_or_token_in_any_output_name_or_property(tool, admin, minicloud):
@@ -53,7 +35,7 @@ def test_no_password_secret_or_token_in_any_output_name_or_property(tool, admin,
             result = tool(*args)
             assert result.returncode == 0, result.stderr
             outputs.append(result.stdout + result.stderr)
-        outputs.append(run_hook(tool, tool.credentials.parent))
+        outputs.append(hook_output(tool, tool.credentials.parent))
         # A refused password at -vv must not echo what was sent either.
         # (Keystone's bcrypt reads 72 bytes of a password: change its start, not its end.)
         tool.credentials.write_text(read_state(credentials).replace(password, "x" + password[1:])
