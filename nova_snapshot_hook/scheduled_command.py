@@ -16,6 +16,7 @@ from .errors import EXIT_OK, ConfigError
 from .log import log
 
 STATE_PATH = "/var/lib/nova-snapshot-hook/schedule"     # "YYYY-MM-DD tier" of the last success
+STATE_ENVIRONMENT = "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE"  # another file (tests, a second config)
 sleep = time.sleep          # the delay; a module attribute, so tests can replace it alone
 
 
@@ -71,9 +72,13 @@ def decide(args, settings, today, last):
     return tier, f"due: {', '.join(due)}"
 
 
+def state_path():
+    return os.environ.get(STATE_ENVIRONMENT) or STATE_PATH
+
+
 def read_state(path=None):
     try:
-        with open(path or STATE_PATH, encoding="utf-8") as handle:
+        with open(path or state_path(), encoding="utf-8") as handle:
             return schedule.parse_state(handle.read())
     except (OSError, UnicodeDecodeError):
         return None, None
@@ -99,9 +104,9 @@ def run(args):
         return EXIT_OK
 
     today = datetime.date.today()      # local time, like cron's and the timer's 01:01
-    state = _StateFile(STATE_PATH)
+    state = _StateFile(state_path())
     if not state.lock():
-        log.info(f"No scheduled backup: another scheduled run holds {STATE_PATH}.")
+        log.info(f"No scheduled backup: another scheduled run holds {state.path}.")
         return EXIT_OK
     with state:
         last, _ = state.read()

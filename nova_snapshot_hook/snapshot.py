@@ -113,7 +113,7 @@ class Snapshotter:
         state = "requested"
         if request.wait != "none":
             state = self.wait_for_capture(image_id, request_id, until_active=request.wait == "active")
-        rotated = self.rotate(image_id) if method == "image" else []
+        rotated = self.rotate_safely(image_id) if method == "image" else []
         return SnapshotResult(image_id=image_id, name=name, series=request.series,
                               rotation=request.rotation, server_id=self.server_id,
                               method="createImage" if method == "image" else "createBackup",
@@ -170,9 +170,9 @@ class Snapshotter:
                     continue    # look at the image once more before trusting task_state
             state, reason = capture.capture_state(status, task_state, action_failed)
             if state == capture.FAILED:
-                self.discard_failed(image_id, image)
-                raise CloudError(f"the backup {image_id} failed: {reason}; older backups are untouched",
-                                 fix="see nova-compute's log on the cloud, or retry")
+                fate = self.discard_failed(image_id, image)
+                raise CloudError(f"the backup {image_id} failed: {reason}{fate}; older backups "
+                                 "are untouched", fix="see nova-compute's log on the cloud, or retry")
             if state == capture.CAPTURED and (not until_active or status == "active"):
                 self.drop_inherited(image_id, image)
                 return "active" if status == "active" else "captured"
@@ -195,10 +195,15 @@ class Snapshotter:
             log.warning(f"could not remove inherited properties from {image_id}: {err}")
 
     def discard_failed(self, image_id, image):
-        """Our own failed new image is deleted, so it cannot take a rotation slot."""
-        if image and image.get("status") != "active":
-            log.warning(f"Deleting the failed new image {image_id}.")
+        """Our own failed new image is deleted, so it cannot take a rotation slot. Returns what
+        became of it, for the run's one error line."""
+        if not image or image.get("status") == "active":
+            return ""
+        try:
             self.cloud.delete_image(image_id)
+        except CloudError as err:
+            return f" (deleting it failed too: {err})"
+        return "; it was deleted"
 
     def mark_not_captured(self, image_id):
         try:
@@ -206,15 +211,22 @@ class Snapshotter:
         except CloudError as err:
             log.warning(f"could not mark {image_id} as not captured in time: {err}")
 
+    def rotate_safely(self, new_image_id):
+        """The backup is made: a failed rotation keeps the older images (the next run rotates
+        them), and is a warning, not a failed backup."""
+        try:
+            return self.rotate(new_image_id)
+        except CloudError as err:
+            log.warning(f"The backup was made, but rotating the series {self.request.series} "
+                        f"failed: {err}; older backups are kept, the next run rotates them.")
+            return []
+
     def rotate(self, new_image_id):
-        """createImage path: delete our own surplus images, only once the new one is active."""
+        """createImage path: delete our own surplus active images (rotation.py decides)."""
         images = self.cloud.list_images(**{naming.SERVER_PROPERTY: self.server_id,
                                            naming.SERIES_PROPERTY: self.request.series})
         doomed = rotation.select_for_rotation(images, self.server_id, self.request.series,
                                               self.request.rotation, new_image_id)
-        if not any(image.get("id") == new_image_id and image.get("status") == "active"
-                   for image in images):
-            log.info("Rotation waits until the new image is active (the next run does it).")
         for image in doomed:
             log.info(f"Rotation: deleting {image.get('name')} ({image['id']}).")
             self.cloud.delete_image(image["id"])

@@ -118,9 +118,12 @@ def tool(tmp_path, minicloud, admin):
                             f"metadata_url =\n[snapshot]\nlock = {tmp_path}/lock\ntimeout = 120\n"
                             f"poll_interval = 0.5\n{extra}[log]\nsyslog = no\n")
 
-    def run(*args, env=None, timeout=180):
+    def run(*args, env=None, timeout=180, wrap=()):
+        """`wrap`, as for run_hook: a command whose last word is a shell script."""
         command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(settings),
                    "--credentials", str(credentials), *args]
+        if wrap:
+            command = [*wrap[:-1], wrap[-1] + " " + shlex.join(command)]
         clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         clean_env["NOVA_SNAPSHOT_HOOK_STATE_DIR"] = str(tmp_path / "state")   # token cache etc.
         clean_env.update(env or {})

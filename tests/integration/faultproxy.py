@@ -2,8 +2,10 @@
 
 The tool's OS_AUTH_URL points at the proxy; token responses get their catalog rewritten so that
 every later request (Nova, Glance) goes through the proxy too. A rule matches method and path
-and answers with a status (and Retry-After), hangs, or resets the connection, a given number of
-times; everything else is forwarded unchanged. Loopback only.
+and answers with a status (and Retry-After), hangs, resets the connection, or forwards the
+request and reports the image as `killed`, a given number of times; everything else is forwarded
+unchanged. `redirect` points one service of the catalog elsewhere: a closed loopback port
+(connection refused) or https:// on this plain-HTTP proxy (a TLS failure). Loopback only.
 """
 
 import http.client
@@ -33,6 +35,7 @@ class Rule:
 class FaultProxy:
     def __init__(self):
         self.rules, self.log, self.lock = [], [], threading.Lock()
+        self.redirects = {}         # service -> base URL in the catalog instead of this proxy
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -69,10 +72,15 @@ class FaultProxy:
             self.rules.append(rule)
             return rule
 
+    def redirect(self, service, base):
+        with self.lock:
+            self.redirects[service] = base
+
     def clear(self):
         with self.lock:
             self.rules.clear()
             self.log.clear()
+            self.redirects.clear()
 
     # -- one request ------------------------------------------------------------------------
     def handle(self, handler):
@@ -84,7 +92,7 @@ class FaultProxy:
             rule = next((r for r in self.rules if r.matches(handler.command, handler.path)), None)
             if rule:
                 rule.hits += 1
-        if rule is not None:
+        if rule is not None and rule.fault != "killed":
             return self.inject(handler, rule)
         port = UPSTREAMS.get(service)
         if port is None:
@@ -96,6 +104,8 @@ class FaultProxy:
         data = response.read()
         if service == "identity" and rest.endswith("auth/tokens") and response.status < 300:
             data = self.rewrite_catalog(data)
+        if rule is not None and response.status == 200:     # "killed": Glance lost the upload
+            data = json.dumps({**json.loads(data), "status": "killed"}).encode()
         extra = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
         upstream.close()
         self.answer(handler, response.status, data, extra)
@@ -107,8 +117,8 @@ class FaultProxy:
                 for name, port in UPSTREAMS.items():
                     prefix = f"http://127.0.0.1:{port}"
                     if endpoint["url"].startswith(prefix):
-                        endpoint["url"] = f"http://127.0.0.1:{self.port}/{name}" + \
-                            endpoint["url"][len(prefix):]
+                        base = self.redirects.get(name, f"http://127.0.0.1:{self.port}")
+                        endpoint["url"] = f"{base}/{name}" + endpoint["url"][len(prefix):]
         return json.dumps(token).encode()
 
     def inject(self, handler, rule):

@@ -18,8 +18,16 @@ def test_keeps_the_newest_active_images_and_deletes_the_rest():
     assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["a"]
 
 
-def test_nothing_is_deleted_before_the_new_image_is_active():
+def test_a_new_image_still_uploading_takes_no_slot():
+    # Only what `keep` newer successes allow goes: b stays as the one kept.
     images = [image("new", "3", status="saving"), image("b", "2"), image("a", "1")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 1, "new")) == ["a"]
+    images = [image("new", "3", status="queued"), image("b", "2"), image("a", "1")]
+    assert select_for_rotation(images, SERVER, SERIES, 2, "new") == []
+
+
+def test_the_last_success_stays_while_the_new_image_uploads():
+    images = [image("new", "2", status="saving"), image("a", "1")]
     assert select_for_rotation(images, SERVER, SERIES, 1, "new") == []
 
 

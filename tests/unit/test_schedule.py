@@ -191,6 +191,7 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setattr(backup, "take_backup", take_backup)
     monkeypatch.setattr(backup, "load_credentials", load_credentials)
     monkeypatch.setattr(scheduled_command, "STATE_PATH", str(made.state))
+    monkeypatch.delenv(scheduled_command.STATE_ENVIRONMENT, raising=False)
     monkeypatch.setattr(scheduled_command, "sleep", made.sleeps.append)
     return made
 
@@ -234,6 +235,14 @@ def test_one_run_takes_one_image_of_the_highest_tier_and_is_quiet(fake, on, caps
     assert [(r.series, r.rotation, r.trigger) for r in fake.requests] == [("yearly", 2, "schedule")]
     assert capsys.readouterr() == ("", "")
     assert fake.state.read_text() == "2027-01-01 yearly\n"
+
+
+def test_the_state_file_can_be_named_in_the_environment(fake, on, monkeypatch, tmp_path):
+    other = tmp_path / "elsewhere" / "schedule"
+    monkeypatch.setenv(scheduled_command.STATE_ENVIRONMENT, str(other))
+    on(D(2026, 11, 26))
+    assert fake.run("-q", "scheduled", "--no-delay") == 0
+    assert other.read_text() == "2026-11-26 daily\n" and not fake.state.exists()
 
 
 def test_a_second_run_the_same_day_takes_nothing(fake, on):

@@ -130,6 +130,23 @@ def test_failure_in_the_instance_action_deletes_our_new_image():
     assert cloud.deleted == ["new"]
 
 
+def test_a_killed_image_is_deleted_and_the_one_error_says_so(caplog):
+    cloud = ScriptedCloud(statuses=["killed"])
+    with pytest.raises(CloudError, match="status 'killed'; it was deleted; older backups"):
+        run(cloud)
+    assert cloud.deleted == ["new"]
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_a_failed_delete_of_the_killed_image_is_in_the_same_error():
+    class DeleteFails(ScriptedCloud):
+        def delete_image(self, image_id):
+            raise CloudError("HTTP 503")
+
+    with pytest.raises(CloudError, match="deleting it failed too: HTTP 503"):
+        run(DeleteFails(statuses=["killed"]))
+
+
 def test_image_that_vanished_is_a_failure_not_a_success():
     cloud = ScriptedCloud(statuses=["queued", None], task_states=[None, "image_backup"])
     with pytest.raises(CloudError, match="deleted the new image"):
@@ -151,6 +168,20 @@ def test_create_image_path_rotates_only_our_active_images():
     cloud = ScriptedCloud(images=images)
     result = run(cloud, method="image", rotation=2, wait="active")
     assert result.rotated == ["older"] and cloud.deleted == ["older"]
+
+
+def test_a_failed_rotation_keeps_the_backup_and_the_older_images(caplog):
+    class RotationFails(ScriptedCloud):
+        def list_images(self, **filters):
+            raise CloudError("the cloud failed: HTTP 500")
+
+    cloud = RotationFails()
+    result = run(cloud, method="image", rotation=1, wait="active")
+    assert result.image_id == "new" and result.state == "active"
+    assert result.rotated == [] and cloud.deleted == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "rotating the series manual failed" in warnings[0]
+    assert "HTTP 500" in warnings[0]
 
 
 def test_busy_server_is_waited_for_before_the_request():
