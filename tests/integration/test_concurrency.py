@@ -6,24 +6,26 @@ import subprocess
 import threading
 import time
 
-from test_faults import check_aftermath, faulty, hook, lock_is_free, proxy  # noqa: F401
+from test_faults import (check_aftermath, faulty, hook, lock_is_free, proxy,  # noqa: F401
+                         scheduled)
 
 
 def test_a_scheduled_run_and_an_apt_run_at_once_make_one_image_each(faulty, admin, control,
                                                                      minicloud):
     control("hold_seconds", 2)
     results = {}
-    scheduled = threading.Thread(target=lambda: results.update(
-        scheduled=faulty("snapshot", "daily", "5")))
-    scheduled.start()
+    daily = threading.Thread(target=lambda: results.update(
+        scheduled=scheduled(faulty)))
+    daily.start()
     time.sleep(0.5)
     results["apt"] = hook(faulty)
-    scheduled.join()
+    daily.join()
     assert results["scheduled"].returncode == 0, results["scheduled"].stderr
     assert results["apt"].returncode == 0 and "SUCCESS:" in results["apt"].stdout
     admin.wait_idle(minicloud["server"])
     assert len(admin.images(instance_uuid=minicloud["server"], nsh_trigger="apt")) == 1
-    assert len(admin.images(instance_uuid=minicloud["server"], nsh_trigger="manual")) == 1
+    assert len(admin.images(instance_uuid=minicloud["server"], nsh_trigger="schedule")) == 1
+    assert faulty.schedule_state.read_text().endswith(" daily\n")
     check_aftermath(faulty, admin, minicloud)
 
 

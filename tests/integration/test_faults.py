@@ -1,8 +1,11 @@
 """The fault matrix (issue 7): faults injected between the tool and the real cloud by a loopback
-proxy, on the snapshot request, the status polls and authentication, under the apt hook and
-under a plain `snapshot` run. Each row asserts the outcome (apt goes on, or stops in strict
-mode), the exit status and the single message, that no older backup disappears, and that the
-host lock is released."""
+proxy, on the snapshot request, the status polls, authentication and our own rotation, each
+under the apt hook, a `scheduled` run and a `snapshot` run. Each row asserts the outcome (apt
+goes on, or stops in strict mode), the exit status and the single message, that no backup but
+a failed new one disappears, and that the host lock is released.
+
+Nova's own rotation (createBackup) runs inside the cloud, out of the proxy's reach: the rotation
+rows use the createImage path ([snapshot] method = image), where the tool lists and deletes."""
 
 import fcntl
 import time
@@ -15,7 +18,10 @@ from faultproxy import FaultProxy
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
 IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
+IMAGE_LIST = r"^/image/v2/images\?"
 TOKENS = r"^/identity/v3/auth/tokens$"
+RUNNERS = ("apt-hook", "scheduled", "snapshot")
+SCHEDULE_STATE = "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,8 @@ def proxy():
 
 @pytest.fixture
 def faulty(tool, proxy, admin, minicloud, tmp_path):
-    """The tool pointed at the proxy, with one older backup that must survive every fault."""
+    """The tool pointed at the proxy, with one older backup that must survive every fault. The
+    apt hook, the scheduled run and `snapshot daily 5` all back up into rotating series."""
     proxy.clear()
     tool.credentials.write_text(read_state("openrc").replace(
         "http://127.0.0.1:5000/v3", proxy.auth_url) + "\n")
@@ -35,7 +42,9 @@ def faulty(tool, proxy, admin, minicloud, tmp_path):
         f"[server]\nid = {minicloud['server']}\nidentity_root = {tmp_path}/root\nmetadata_url =\n"
         f"[cloud]\ncredentials = {tool.credentials}\napi_timeout = 5\n"
         f"[snapshot]\nlock = {tmp_path}/lock\ntimeout = 20\npoll_interval = 0.3\n"
-        f"[log]\nsyslog = no\n[apt]\nmin_interval = 0\nwait = 20\n")
+        f"[log]\nsyslog = no\n[apt]\nmin_interval = 0\nwait = 20\n"
+        f"[schedule]\ndaily = 5\nweekly = 0\nmonthly = 0\nyearly = 0\nmax_delay = 0\nwait = 20\n")
+    tool.schedule_state = tmp_path / "schedule"
     survivor = admin.nova.servers.backup(minicloud["server"], "survivor", "daily", 5)
     admin.wait_idle(minicloud["server"])
     tool.survivor = survivor["image_id"]
@@ -44,16 +53,30 @@ def faulty(tool, proxy, admin, minicloud, tmp_path):
     proxy.clear()
 
 
-def hook(tool, strict=False):
+def hook(tool, strict=False, wrap=()):
     settings = tool.settings
     if strict:
         settings = tool.settings.with_name("strict.conf")
-        settings.write_text(tool.settings.read_text() + "strict = yes\n")
-    return run_hook(settings, tool.state)
+        settings.write_text(tool.settings.read_text().replace("[apt]\n", "[apt]\nstrict = yes\n"))
+    return run_hook(settings, tool.state, wrap)
 
 
-def snapshot(tool):
-    return tool("snapshot", "daily", "5")
+def scheduled(tool, wrap=()):
+    return tool("scheduled", "--no-delay", env={SCHEDULE_STATE: str(tool.schedule_state)},
+                wrap=wrap)
+
+
+def run_as(runner, tool, wrap=()):
+    if runner == "apt-hook":
+        return hook(tool, wrap=wrap)
+    if runner == "scheduled":
+        return scheduled(tool, wrap)
+    return tool("snapshot", "daily", "5", wrap=wrap)
+
+
+def lines(result, level):
+    return [line for line in (result.stdout + result.stderr).splitlines()
+            if line.startswith(level + ":")]
 
 
 def lock_is_free(tool):
@@ -65,6 +88,11 @@ def lock_is_free(tool):
             return False
 
 
+def new_images(tool, admin, minicloud):
+    return [image for image in admin.images(instance_uuid=minicloud["server"])
+            if image["id"] != tool.survivor]
+
+
 def check_aftermath(tool, admin, minicloud):
     admin.wait_idle(minicloud["server"])
     ids = [image["id"] for image in admin.images(instance_uuid=minicloud["server"])]
@@ -72,92 +100,188 @@ def check_aftermath(tool, admin, minicloud):
     assert lock_is_free(tool)
 
 
-# fault, where, how many times, Retry-After, what the run must end with
+def check_failed(runner, tool, result, message):
+    """apt goes on with one WARNING; the other runs end with one ERROR and exit 1 or 2, and a
+    failed scheduled run is not recorded, so the next one tries again."""
+    assert "Traceback" not in result.stderr
+    if runner == "apt-hook":
+        assert result.returncode == 0, result.stderr
+        warnings = lines(result, "WARNING")
+        assert len(warnings) == 1 and message in warnings[0], result.stderr
+        assert "apt goes on" in warnings[0]
+        return
+    assert result.returncode in (1, 2), result.stdout + result.stderr
+    errors = lines(result, "ERROR")
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    if runner == "scheduled":
+        assert not tool.schedule_state.exists() or tool.schedule_state.read_text() == ""
+
+
+def check_made(runner, tool, result, admin, minicloud):
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(lines(result, "SUCCESS")) == 1, result.stdout + result.stderr
+    admin.wait_idle(minicloud["server"])
+    assert len(new_images(tool, admin, minicloud)) == 1, "no backup, or a duplicate"
+    if runner == "scheduled":
+        assert tool.schedule_state.read_text().endswith(" daily\n")
+
+
+# fault, method, path, how many times, Retry-After, what the one line must say
 FAILING = [
-    ("403", ACTION, 1, None, "HTTP 403"),
-    ("404", SERVER_GET, None, None, "does not exist"),
-    ("500", ACTION, 1, None, "HTTP 500"),
-    ("503", IMAGE_GET, None, None, "HTTP 503"),
-    ("413", ACTION, 1, None, "HTTP 413"),
-    ("reset", ACTION, None, None, "cannot reach the cloud"),
-    ("hang", ACTION, None, None, "did not answer in time"),
-    ("401", TOKENS, None, None, "HTTP 401"),
+    ("403", "POST", ACTION, 1, None, "HTTP 403"),
+    ("404", "GET", SERVER_GET, None, None, "does not exist"),
+    ("500", "POST", ACTION, 1, None, "HTTP 500"),
+    ("503", "GET", IMAGE_GET, None, None, "HTTP 503"),
+    ("413", "POST", ACTION, 1, None, "HTTP 413"),                    # a quota: no Retry-After
+    ("429", "POST", ACTION, None, 1, "HTTP 429"),                    # rate-limited past 5 waits
+    ("reset", "POST", ACTION, None, None, "cannot reach the cloud"),
+    ("hang", "POST", ACTION, None, None, "did not answer in time"),
+    ("hang", "GET", IMAGE_GET, None, None, "did not answer in time"),
+    ("401", "POST", TOKENS, None, None, "HTTP 401"),
+    ("killed", "GET", IMAGE_GET, None, None, "status 'killed'; it was deleted"),
 ]
 HEALED = [
-    ("409", ACTION, 2, None),       # another task was running: waited out
-    ("401", SERVER_GET, 1, None),   # the token expired mid-run: keystoneauth authenticates again
+    ("409", "POST", ACTION, 2, None),       # another task was running: waited out
+    ("401", "GET", SERVER_GET, 1, None),    # the token expired mid-run: authenticated again
+    ("429", "POST", ACTION, 2, 1),          # rate-limited: Retry-After waited out
+    ("413", "POST", ACTION, 1, 1),          # the older rate-limit answer, with Retry-After
+    ("503", "GET", IMAGE_GET, 2, 1),        # a poll answered "come back in a second"
+]
+# Our own rotation (createImage): the backup is made, the older ones all stay, one WARNING.
+ROTATION_FAILING = [
+    ("500", "GET", IMAGE_LIST, None, None),
+    ("reset", "GET", IMAGE_LIST, None, None),
+    ("503", "DELETE", IMAGE_GET, None, None),
+    ("hang", "DELETE", IMAGE_GET, None, None),
+]
+# The endpoint itself fails (the catalog points Nova elsewhere): on the first compute request.
+UNREACHABLE = [
+    ("refused", "http://127.0.0.1:1", "cannot reach the cloud"),
+    ("tls", "https://127.0.0.1:{port}", "TLS"),
 ]
 
 
-def ids(rows):
-    return [f"{row[0]}-{row[1].split('/')[1]}" for row in rows]
+def row_ids(rows):
+    return [f"{row[0]}-{row[1]}-{row[2].split('/')[1]}" for row in rows]
 
 
-@pytest.mark.parametrize("fault,path,times,retry_after,message", FAILING, ids=ids(FAILING))
-def test_apt_goes_on_with_one_warning_when_the_cloud_fails(faulty, proxy, admin, minicloud, fault,
-                                                           path, times, retry_after, message):
-    proxy.add(".*", path, fault, times, retry_after)
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("fault,method,path,times,retry_after,message", FAILING,
+                         ids=row_ids(FAILING))
+def test_a_failing_cloud_gives_one_line_and_loses_nothing(faulty, proxy, admin, minicloud, runner,
+                                                          fault, method, path, times, retry_after,
+                                                          message):
+    proxy.add(method, path, fault, times, retry_after)
     started = time.monotonic()
-    result = hook(faulty)
-    assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
-    assert len(warnings) == 1 and message in warnings[0], result.stderr
-    assert "apt goes on" in warnings[0] and "Traceback" not in result.stderr
-    assert time.monotonic() - started < 60          # [apt] wait = 20, plus the watchdog's grace
+    result = run_as(runner, faulty)
+    check_failed(runner, faulty, result, message)
+    assert time.monotonic() - started < 60          # a wait of 20 s, plus the watchdog's grace
+    check_aftermath(faulty, admin, minicloud)
+    if fault == "killed":
+        assert new_images(faulty, admin, minicloud) == [], "the killed image was kept"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("fault,base,message", UNREACHABLE, ids=[row[0] for row in UNREACHABLE])
+def test_an_unreachable_endpoint_gives_one_line(faulty, proxy, admin, minicloud, runner, fault,
+                                                base, message):
+    proxy.redirect("compute", base.format(port=proxy.port))
+    result = run_as(runner, faulty)
+    check_failed(runner, faulty, result, message)
+    check_aftermath(faulty, admin, minicloud)
+    assert new_images(faulty, admin, minicloud) == []
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("fault,method,path,times,retry_after", HEALED, ids=row_ids(HEALED))
+def test_passing_faults_are_healed_and_one_backup_is_made(faulty, proxy, admin, minicloud, runner,
+                                                          fault, method, path, times,
+                                                          retry_after):
+    rule = proxy.add(method, path, fault, times, retry_after)
+    result = run_as(runner, faulty)
+    check_made(runner, faulty, result, admin, minicloud)
+    assert rule.hits == times, "the fault was not injected"
     check_aftermath(faulty, admin, minicloud)
 
 
-@pytest.mark.parametrize("fault,path,times,retry_after,message", FAILING, ids=ids(FAILING))
-def test_a_snapshot_run_fails_with_one_line_and_exit_status(faulty, proxy, admin, minicloud, fault,
-                                                            path, times, retry_after, message):
-    proxy.add(".*", path, fault, times, retry_after)
-    result = snapshot(faulty)
-    assert result.returncode in (1, 2), result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
-    assert len(errors) == 1 and message in errors[0], result.stderr
-    assert "Traceback" not in result.stderr
-    check_aftermath(faulty, admin, minicloud)
+@pytest.fixture
+def own_rotation(faulty, admin, minicloud):
+    """The createImage path with rotation 1, and two older backups of ours in its series."""
+    faulty.settings.write_text(
+        faulty.settings.read_text().replace("[snapshot]\n", "[snapshot]\nmethod = image\n")
+        .replace("[apt]\n", "[apt]\nseries = daily\nrotation = 1\n").replace("daily = 5", "daily = 1"))
+    older = []
+    for _ in range(2):
+        made = faulty("snapshot", "daily", "5", "--wait", "active", "--json")
+        assert made.returncode == 0, made.stderr
+        older.append(made.stdout.split('"image_id": "')[1].split('"')[0])
+        time.sleep(1.1)                 # Glance's created_at has 1-second resolution
+    faulty.older = older
+    return faulty
 
 
-@pytest.mark.parametrize("fault,path,times,retry_after", HEALED, ids=ids(HEALED))
-def test_passing_faults_are_healed_and_the_backup_is_made(faulty, proxy, admin, minicloud, fault,
-                                                          path, times, retry_after):
-    proxy.add(".*", path, fault, times, retry_after)
-    result = hook(faulty)
-    assert result.returncode == 0 and "SUCCESS:" in result.stdout, result.stdout + result.stderr
-    admin.wait_idle(minicloud["server"])
-    assert len(admin.images(instance_uuid=minicloud["server"], nsh_trigger="apt")) == 1
-    check_aftermath(faulty, admin, minicloud)
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("fault,method,path,times,retry_after", ROTATION_FAILING,
+                         ids=row_ids(ROTATION_FAILING))
+def test_a_failed_rotation_keeps_every_older_backup(own_rotation, proxy, admin, minicloud, runner,
+                                                    fault, method, path, times, retry_after):
+    rule = proxy.add(method, path, fault, times, retry_after)
+    args = ("daily", "1") if runner == "snapshot" else ()
+    result = (own_rotation("snapshot", *args) if runner == "snapshot"
+              else run_as(runner, own_rotation))
+    assert result.returncode == 0 and len(lines(result, "SUCCESS")) == 1, result.stderr
+    warnings = lines(result, "WARNING")
+    assert len(warnings) == 1 and "rotating the series daily failed" in warnings[0], result.stderr
+    assert rule.hits >= 1, "the fault was not injected"
+    check_aftermath(own_rotation, admin, minicloud)
+    ids = [image["id"] for image in admin.images(instance_uuid=minicloud["server"])]
+    assert set(own_rotation.older) <= set(ids), "an older backup went without a rotation"
+    assert len(ids) == 4                          # survivor, two older, the new one
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_a_rate_limited_rotation_is_waited_out_and_done(own_rotation, proxy, admin, minicloud,
+                                                        runner):
+    rule = proxy.add("GET", IMAGE_LIST, "429", 1, 1)
+    result = (own_rotation("snapshot", "daily", "1") if runner == "snapshot"
+              else run_as(runner, own_rotation))
+    assert result.returncode == 0 and lines(result, "WARNING") == [], result.stderr
+    assert rule.hits == 1
+    check_aftermath(own_rotation, admin, minicloud)
+    ids = [image["id"] for image in admin.images(instance_uuid=minicloud["server"])]
+    # Rotation 1: the oldest of ours went; the newest older one stays until the new is active.
+    assert own_rotation.older[0] not in ids and len(ids) in (2, 3)
 
 
 def test_strict_mode_stops_apt_cleanly(faulty, proxy, admin, minicloud):
-    proxy.add(".*", ACTION, "500", 1)
+    proxy.add("POST", ACTION, "500", 1)
     result = hook(faulty, strict=True)
     assert result.returncode == 99
     assert result.stderr.count("ERROR:") == 1 and "Strict mode" in result.stderr
     check_aftermath(faulty, admin, minicloud)
 
 
-def test_an_image_lost_while_uploading_fails_and_only_it_goes(faulty, control, admin, minicloud):
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_an_image_lost_while_uploading_fails_and_only_it_goes(faulty, control, admin, minicloud,
+                                                              runner):
     control("fail_next")
-    result = hook(faulty)
-    assert result.returncode == 0 and "failed" in result.stderr, result.stderr
+    result = run_as(runner, faulty)
+    check_failed(runner, faulty, result, "failed")
     check_aftermath(faulty, admin, minicloud)
-    assert admin.images(instance_uuid=minicloud["server"], nsh_trigger="apt") == []
+    assert new_images(faulty, admin, minicloud) == []
 
 
-def test_a_name_that_does_not_resolve_is_one_warning_and_no_query_leaves_loopback(faulty, admin,
-                                                                                    minicloud):
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_a_name_that_does_not_resolve_is_one_line_and_no_query_leaves_loopback(faulty, admin,
+                                                                               minicloud, runner):
     # A private mount namespace whose resolv.conf names a 127.0.0.1 stub that answers nothing:
     # the host's resolver is never asked.
     resolv = faulty.settings.parent / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
     faulty.credentials.write_text(read_state("openrc").replace(
         "http://127.0.0.1:5000/v3", "http://keystone.nsh-test.invalid:5000/v3") + "\n")
-    result = run_hook(faulty.settings, faulty.state, wrap=(
+    result = run_as(runner, faulty, wrap=(
         "unshare", "--mount", "--propagation", "private", "sh", "-c",
         f"mount --bind {resolv} /etc/resolv.conf && exec"))
-    assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
-    assert len(warnings) == 1 and "cannot reach the cloud" in warnings[0], result.stderr
+    check_failed(runner, faulty, result, "cannot reach the cloud")
     check_aftermath(faulty, admin, minicloud)
