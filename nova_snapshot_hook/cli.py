@@ -43,29 +43,43 @@ def build_parser():
                                description="Take a Nova backup image of this server now. Nova "
                                "rotates the series (BACKUP_TYPE): the oldest backup goes only "
                                "after the new one succeeded.")
-    snap.add_argument("series", nargs="?", default=DEFAULT_SERIES, metavar="BACKUP_TYPE",
-                      help=f"the series, Nova's backup_type (default {DEFAULT_SERIES})")
-    snap.add_argument("rotation", nargs="?", type=int, default=DEFAULT_ROTATION, metavar="ROTATION",
-                      help=f"how many backups of the series to keep, at least 1 "
-                           f"(default {DEFAULT_ROTATION})")
-    snap.add_argument("--name", help="image name (default HOST-SERIES-UTCTIME)")
-    snap.add_argument("--server", metavar="ID", help="this server's id (default: settings, then detect)")
-    snap.add_argument("--timeout", type=float, metavar="SECONDS",
-                      help="give up after this long, waits included (default: settings, 600)")
-    snap.add_argument("--wait", choices=("captured", "active", "none"), default="captured",
-                      help="return once the disk is captured (default), the image is active, "
-                           "or right after the request")
-    snap.add_argument("--no-wait", dest="wait", action="store_const", const="none",
-                      help="same as --wait none")
-    snap.add_argument("--method", choices=("auto", "backup", "image"),
-                      help="createBackup, createImage with our own rotation, or auto: createBackup "
-                           "and createImage for volume-backed servers (default: settings, auto)")
+    add_backup_options(snap, SNAPSHOT_HELP, lambda cmd: (
+        cmd.add_argument("--name", help="image name (default HOST-SERIES-UTCTIME)"),
+        cmd.add_argument("--server", metavar="ID",
+                         help="this server's id (default: settings, then detect)")))
     snap.add_argument("--dry-run", action="store_true", help="print the request, send nothing")
     snap.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     snap.set_defaults(run=run_snapshot)
     for name in COMMAND_MODULES:
         importlib.import_module(f".{name}", __package__).add_parser(commands)
     return parser
+
+
+SNAPSHOT_HELP = {
+    "series": f"the series, Nova's backup_type (default {DEFAULT_SERIES})",
+    "rotation": f"how many backups of the series to keep, at least 1 (default {DEFAULT_ROTATION})",
+    "timeout": "give up after this long, waits included (default: settings, 600)",
+    "wait": "return once the disk is captured (default), the image is active, or right after "
+            "the request",
+    "method": "createBackup, createImage with our own rotation, or auto: createBackup and "
+              "createImage for volume-backed servers (default: settings, auto)",
+}
+
+
+def add_backup_options(cmd, texts, add_own):
+    """The options `snapshot` and `fleet snapshot` share, worded by `texts`; `add_own(cmd)` adds
+    the command's own options where --help lists them, before the waits."""
+    cmd.add_argument("series", nargs="?", default=DEFAULT_SERIES, metavar="BACKUP_TYPE",
+                     help=texts["series"])
+    cmd.add_argument("rotation", nargs="?", type=int, default=DEFAULT_ROTATION, metavar="ROTATION",
+                     help=texts["rotation"])
+    add_own(cmd)
+    cmd.add_argument("--timeout", type=float, metavar="SECONDS", help=texts["timeout"])
+    cmd.add_argument("--wait", choices=("captured", "active", "none"), default="captured",
+                     help=texts["wait"])
+    cmd.add_argument("--no-wait", dest="wait", action="store_const", const="none",
+                     help="same as --wait none")
+    cmd.add_argument("--method", choices=("auto", "backup", "image"), help=texts["method"])
 
 
 def main(argv):

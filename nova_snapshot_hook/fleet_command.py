@@ -17,10 +17,19 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from . import fleet, naming
+from .cli import DEFAULT_ROTATION, DEFAULT_SERIES, SNAPSHOT_HELP, add_backup_options
 from .errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
 from .log import SUCCESS, log, redactor
 
-DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
+FLEET_HELP = {
+    "series": f"the series of every server, Nova's backup_type (default {DEFAULT_SERIES})",
+    "rotation": f"how many backups of the series each server keeps, at least 1 "
+                f"(default {DEFAULT_ROTATION})",
+    "timeout": "give up on a server after this long, waits included (default: settings, 600)",
+    "wait": "a server is done once its disk is captured (default), its image is active, or right "
+            "after the request",
+    "method": SNAPSHOT_HELP["method"],
+}
 DEFAULT_CONCURRENCY = 4
 EXIT_UNREADABLE = 2
 
@@ -72,29 +81,11 @@ def add_parser(commands):
                     "down (HTTP 429, or 413 with Retry-After) are waited out. Ends with a "
                     "summary table; exit status 0 when every server was backed up, 1 when one "
                     "failed, 2 for bad arguments, settings or credentials.")
-    snap.add_argument("series", nargs="?", default=DEFAULT_SERIES, metavar="BACKUP_TYPE",
-                      help=f"the series of every server, Nova's backup_type "
-                           f"(default {DEFAULT_SERIES})")
-    snap.add_argument("rotation", nargs="?", type=int, default=DEFAULT_ROTATION,
-                      metavar="ROTATION",
-                      help=f"how many backups of the series each server keeps, at least 1 "
-                           f"(default {DEFAULT_ROTATION})")
-    _add_selection(snap)
-    snap.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
-                      help=f"back up at most N servers at a time, 1 to {fleet.MAX_CONCURRENCY} "
-                           f"(default {DEFAULT_CONCURRENCY})")
-    snap.add_argument("--timeout", type=float, metavar="SECONDS",
-                      help="give up on a server after this long, waits included "
-                           "(default: settings, 600)")
-    snap.add_argument("--wait", choices=("captured", "active", "none"), default="captured",
-                      help="a server is done once its disk is captured (default), its image is "
-                           "active, or right after the request")
-    snap.add_argument("--no-wait", dest="wait", action="store_const", const="none",
-                      help="same as --wait none")
-    snap.add_argument("--method", choices=("auto", "backup", "image"),
-                      help="createBackup, createImage with our own rotation, or auto: "
-                           "createBackup and createImage for volume-backed servers "
-                           "(default: settings, auto)")
+    add_backup_options(snap, FLEET_HELP, lambda cmd: (
+        _add_selection(cmd),
+        cmd.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
+                         help=f"back up at most N servers at a time, 1 to "
+                              f"{fleet.MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")))
     snap.add_argument("--dry-run", action="store_true",
                       help="select the servers and print the requests; send no backup request")
     snap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
