@@ -95,7 +95,9 @@ demo: deps $(DEB) ## build the .deb, start the local cloud, snapshot from inside
 	tests/e2e/demo $(DEB)
 
 # Every bench/*.py in turn (bench/support/ holds their helpers), each under 5 minutes; the cloud
-# ones need minicloud/up and work in a project of their own.
+# ones need minicloud/up and work in a project of their own. apt_listchanges.py works in a Debian
+# root of its own, build/roots/bench-bookworm (made once, reused; "make clean" removes it), and
+# says "skipped: why" where it cannot make one.
 bench: ## the benchmarks under bench/: ratios measured side by side in one run
 	for bench in bench/*.py; do \
 		echo; started=$$SECONDS; $(PY) "$$bench"; echo "($$bench: $$((SECONDS - started)) s)"; \

@@ -14,7 +14,9 @@ matches wins:
 Strict mode travels in the decision; it only changes what a failure does.
 
 Rules 1 and 2 need only apt's stream, so ``decide_from_stream`` settles them before the settings
-are read; this module imports nothing else at the top for that reason (hook-speed.md).
+are read; this module imports nothing else at the top for that reason (hook-speed.md). When the
+skip option or variable is set, ``decide_skip_unparsed`` settles them before the action lines are
+even parsed: rule 2 then only needs to know that rule 1 does not apply.
 """
 
 from .apt_stream import Record, parse_bool
@@ -120,6 +122,27 @@ def decide_from_stream(changes, config, environ=None):
     if skip:
         return Decision(False, SKIP, skip, strict)
     return None
+
+
+def decide_skip_unparsed(config, only_configures, environ=None):
+    """Rules 1 and 2 for a run the skip option or variable settles, before the action lines
+    are parsed: a Decision, or None when skip is not set (then parse them and call
+    ``decide_from_stream``). ``only_configures``: no line unpacks, removes or fails a package
+    (``AptStream.only_configures()``).
+
+    Skip already means no snapshot; of the action lines only rule 1's question is left (is
+    anything changing? it decides whether the skip message is said), and the raw bytes answer
+    it. Parsing 4,000 lines of a large upgrade would cost the run half an interpreter start-up
+    (bench/hook_fast_path.py, skip-large). Same rule, strict and, for rule 2, reason as
+    ``decide_from_stream``; rule 1's reason cannot name the packages, which are not parsed."""
+    skip = _skip_reason(config, environ or {})
+    if not skip:
+        return None
+    strict = bool(config.get_bool(REQUIRE_KEY, False))
+    if only_configures:
+        return Decision(False, NOTHING, "no snapshot: nothing to change (the action list is"
+                        " empty or only configures packages already unpacked)", strict)
+    return Decision(False, SKIP, skip, strict)
 
 
 def decide(changes, config, policy, environ=None, current=None, previous=None):

@@ -393,3 +393,117 @@ def test_streams_made_of_protocol_fragments_never_raise_and_are_drained(tokens):
     stream = assert_drained_and_calm(b"".join(tokens))
     for action in stream.actions:
         assert action.direction in "<>=" and (action.old_version or action.new_version)
+
+
+# --- the deferred parse (read_stream(actions=False)): what the skip fast path relies on ---
+
+def parse_in_two_steps(data, **kwargs):
+    stream = read_stream(io.BytesIO(data), actions=False, **kwargs)
+    before = (stream.actions, stream.error)
+    return before, stream.parse_actions()
+
+
+def assert_same_stream(deferred, whole):
+    assert (deferred.version, deferred.actions, deferred.error, deferred.size) == \
+        (whole.version, whole.actions, whole.error, whole.size)
+    assert len(deferred.config) == len(whole.config)
+    assert deferred.fingerprint() == whole.fingerprint()
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_deferred_parse_gives_what_the_whole_parse_gives_for_captured_streams(path):
+    data = path.read_bytes()
+    (actions_before, error_before), deferred = parse_in_two_steps(data)
+    assert actions_before == () and error_before is None
+    assert_same_stream(deferred, read_stream(io.BytesIO(data)))
+
+
+@GENERATED
+@given(tokens=st.lists(stream_tokens, max_size=120), max_kept=st.sampled_from([None, 40]))
+def test_deferred_parse_gives_what_the_whole_parse_gives_for_any_stream(tokens, max_kept):
+    data = b"".join(tokens)
+    limit = {} if max_kept is None else {"max_kept": max_kept}
+    _, deferred = parse_in_two_steps(data, **limit)
+    assert_same_stream(deferred, read_stream(io.BytesIO(data), **limit))
+    assert deferred.parse_actions() is deferred and deferred.actions == deferred.actions
+
+
+def test_deferred_parse_reports_a_bad_action_line_only_once_the_lines_are_parsed():
+    good = "bar - - none < 1.0 all none **CONFIGURE**"
+    data = make_stream(actions=[good, "foo 1.0 < 2.0 **CONFIGURE**", good])
+    (actions_before, error_before), deferred = parse_in_two_steps(data)
+    assert actions_before == () and error_before is None
+    assert deferred.error.startswith("line 5: ") and len(deferred.actions) == 2
+
+
+def test_deferred_parse_keeps_the_config_error_before_an_action_error():
+    data = b"VERSION 3\nA=1\njunk\n\nfoo 1.0 < 2.0 **CONFIGURE**\n"
+    (_, error_before), deferred = parse_in_two_steps(data)
+    assert error_before.startswith("line 3: 'junk'") and deferred.error == error_before
+
+
+def test_deferred_read_drains_a_pipe_over_64_kib_without_parsing_the_lines():
+    data = make_stream([("NovaSnapshotHook::Skip", "true")], upgrade_lines(2000))
+    assert len(data) > 4 * 65536
+    read_end, write_end = os.pipe()
+
+    def write_like_apt():
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=write_like_apt, daemon=True)
+    writer.start()
+    with os.fdopen(read_end, "rb") as pipe:
+        stream = read_stream(pipe, actions=False)
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    assert stream.size == len(data) and stream.error is None and stream.actions == ()
+    assert stream.config.get("novasnapshothook::skip") == "true"
+    assert not stream.only_configures()
+    assert len(stream.parse_actions().actions) == 4000
+
+
+CONFIGURE_LINE = "foo 1.0 amd64 none < 2.0 amd64 none **CONFIGURE**"
+CHANGE_LINES = [  # each makes a change: unpack, install, remove, purge, **ERROR**, reinstall
+    "foo 1.0 amd64 none < 2.0 amd64 none /var/cache/apt/archives/foo_2.0_amd64.deb",
+    "bar - - none < 1.0 all none /tmp/my debs/bar_1.0_all.deb",
+    "baz 1.0 amd64 none > - - none **REMOVE**",
+    "qux 1.0 amd64 none < 2.0 amd64 none **ERROR**",
+    "foo 2.0 amd64 none = 2.0 amd64 none /tmp/foo_2.0_amd64.deb",
+]
+
+
+@pytest.mark.parametrize("actions, expected", [
+    ([], True),
+    ([CONFIGURE_LINE], True),
+    ([CONFIGURE_LINE] * 3, True),
+    ([CONFIGURE_LINE, CHANGE_LINES[0]], False),
+    ([CHANGE_LINES[2]], False),
+    ([CHANGE_LINES[3], CONFIGURE_LINE], False),
+    ([CONFIGURE_LINE, ""], False),              # an empty line is not a configure line
+    (["", CONFIGURE_LINE], False),
+    ([CONFIGURE_LINE + " x"], False),
+    (["foo 1.0 amd64 none < 2.0 amd64 none /tmp/foo**CONFIGURE**"], False),  # a .deb path
+])
+def test_only_configures_reads_the_raw_lines(actions, expected):
+    stream = read_stream(io.BytesIO(make_stream(actions=actions)), actions=False)
+    assert stream.only_configures() is expected
+
+
+def test_a_configure_line_cut_short_is_not_taken_for_configure_only():
+    data = make_stream(actions=[CONFIGURE_LINE, CONFIGURE_LINE])[:-1]
+    assert read_stream(io.BytesIO(data), actions=False).only_configures() is False
+
+
+@GENERATED
+@given(lines=st.lists(st.sampled_from([CONFIGURE_LINE, CONFIGURE_LINE.replace("foo", "x:y")]
+                                      + CHANGE_LINES), max_size=30),
+       version=st.sampled_from([2, 3]))
+def test_only_configures_is_what_the_change_set_says_for_well_formed_lines(lines, version):
+    from nova_snapshot_hook.changes import build_changes
+    if version == 2:  # the same lines without the arch and multiarch fields
+        lines = [" ".join(f for i, f in enumerate(line.split(" ", 8)) if i not in (2, 3, 6, 7))
+                 for line in lines]
+    stream = parse_stream(make_stream(actions=lines, version=version))
+    assert stream.error is None
+    assert stream.only_configures() is build_changes(stream.actions, "amd64").is_empty

@@ -133,3 +133,78 @@ def test_a_closed_info_fd_warns_and_lets_apt_go_on(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("WARNING: nova-snapshot-hook: no backup image")
+
+
+# --- the skip option on a large stream: decided from the raw action lines ---
+
+def large_upgrade(count=2000, configure_only=False):
+    """INSTALL's config dump with `count` upgrades: over 64 KiB, so apt would block on it."""
+    lines = b"".join(b"pkg%d 1.0-%d amd64 same < 1:1.0-%d amd64 same %s\n" % (i, i, i, action)
+                     for i in range(count)
+                     for action in ((b"**CONFIGURE**",) if configure_only else
+                                    (b"/var/cache/apt/archives/pkg%d.deb" % i, b"**CONFIGURE**")))
+    return empty_list(INSTALL) + lines
+
+
+def expected_output(stream, env=None):
+    """What the full parse decides for a stream the stream alone settles: the one line the
+    hook prints (the skip reason), or nothing (rule 1)."""
+    from nova_snapshot_hook.apt_stream import parse_stream
+    from nova_snapshot_hook.changes import build_changes
+    from nova_snapshot_hook.policy import SKIP, decide_from_stream
+    parsed = parse_stream(stream)
+    assert parsed.error is None
+    decision = decide_from_stream(build_changes(parsed.actions, "amd64"), parsed.config, env or {})
+    assert decision is not None and not decision.snapshot
+    return f"INFO: nova-snapshot-hook: {decision.reason}\n" if decision.rule == SKIP else ""
+
+
+SKIP_STREAMS = {
+    "fixture": with_option(INSTALL, b"NovaSnapshotHook::Skip=true"),
+    "empty": with_option(empty_list(INSTALL), b"NovaSnapshotHook::Skip=true"),
+    "configure-only": with_option(large_upgrade(300, configure_only=True),
+                                  b"NovaSnapshotHook::Skip=yes"),
+    "large": with_option(large_upgrade(), b"NovaSnapshotHook::Skip=on"),
+    "large-strict": with_option(with_option(large_upgrade(), b"NovaSnapshotHook::Skip=1"),
+                                b"NovaSnapshotHook::Require=true"),
+}
+
+
+@pytest.mark.parametrize("name", SKIP_STREAMS)
+def test_skip_fast_path_prints_what_the_full_parse_decides(tmp_path, name):
+    stream = SKIP_STREAMS[name]
+    status, out, err = run_hook(stream, tmp_path, probe=True)   # the whole stream was written
+    assert status == 0 and err == ""
+    assert out.replace("MODULES []\n", "") == expected_output(stream)
+    assert "MODULES []" in out
+
+
+def test_skip_variable_on_a_large_stream_prints_what_the_full_parse_decides(tmp_path):
+    env = {"NOVA_SNAPSHOT_HOOK_SKIP": "yes"}
+    status, out, err = run_hook(large_upgrade(), tmp_path, env=env)
+    assert status == 0 and err == ""
+    assert out == expected_output(large_upgrade(), env) != ""
+
+
+def test_large_stream_without_skip_is_still_parsed_whole(tmp_path):
+    status, out, err = run_hook(large_upgrade(), tmp_path, settings="enabled = no\n")
+    assert status == 0 and err == "" and out == ""
+    bad = large_upgrade() + b"junk\n"
+    status, out, err = run_hook(bad, tmp_path, settings="enabled = no\n")
+    assert status == 0 and "line " in err and "'junk'" in err and "apt goes on" in err
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_malformed_action_line_under_skip_is_skipped_not_reported(tmp_path, strict):
+    # The lines are not checked under skip: no backup was wanted, so apt goes on even in
+    # strict mode, whose own message names the skip option as the way to do just that.
+    stream = with_option(large_upgrade(50) + b"junk\n", b"NovaSnapshotHook::Skip=true")
+    status, out, err = run_hook(stream, tmp_path, settings="strict = yes\n" if strict else "")
+    assert status == 0 and err == ""
+    assert out == "INFO: nova-snapshot-hook: skipped: NovaSnapshotHook::Skip=true\n"
+
+
+def test_a_malformed_config_under_skip_still_warns(tmp_path):
+    stream = with_option(with_option(INSTALL, b"NovaSnapshotHook::Skip=true"), b"junk")
+    status, out, err = run_hook(stream, tmp_path)
+    assert status == 0 and out == "" and "'junk'" in err and "apt goes on" in err

@@ -386,3 +386,53 @@ def test_control_characters_cannot_break_the_record_format():
 def test_any_transaction_record_round_trips(fingerprint, pid, at, frontend, image_id):
     record = Transaction(fingerprint, pid, at, frontend, image_id)
     assert Transaction.from_text(record.to_text()) == record
+
+
+# --- skip decided before the action lines are parsed (the hook's fast path) ---
+
+REQUIRE_SKIP = AptConfig({"NovaSnapshotHook::Skip": "yes", "NovaSnapshotHook::Require": "1"})
+ACTION_LISTS = {"empty": (), "configure-only": (KERNEL_CONFIGURE,),
+                "real": (LESS_UPGRADE, KERNEL_CONFIGURE), "remove": (HELLO_REMOVE,)}
+
+
+def unparsed(lines, config):
+    """The stream as the hook reads it: config parsed, action lines left as bytes."""
+    data = b"VERSION 3\nAPT::Architecture=amd64\n" + b"".join(
+        f"{key}={value}\n".encode() for key, value in config.items()) + b"\n" + b"".join(
+        line.encode() + b"\n" for line in lines)
+    return read_stream(io.BytesIO(data), actions=False)
+
+
+@pytest.mark.parametrize("lines", ACTION_LISTS.values(), ids=ACTION_LISTS.keys())
+@pytest.mark.parametrize("config, environ", [
+    ({"NovaSnapshotHook::Skip": "true"}, {}),
+    ({"NovaSnapshotHook::Skip": "yes", "NovaSnapshotHook::Require": "1"}, {}),
+    ({}, {"NOVA_SNAPSHOT_HOOK_SKIP": "1"}),
+    ({"NovaSnapshotHook::Skip": "false"}, {"NOVA_SNAPSHOT_HOOK_SKIP": "on"}),
+], ids=["option", "option-strict", "variable", "variable-over-false-option"])
+def test_skip_decided_unparsed_is_what_the_full_parse_decides(lines, config, environ):
+    stream = unparsed(lines, config)
+    fast = policy.decide_skip_unparsed(stream.config, stream.only_configures(), environ)
+    full = decide_from_stream(build_changes(stream.parse_actions().actions, "amd64"),
+                              stream.config, environ)
+    assert stream.error is None and fast is not None
+    assert (fast.snapshot, fast.rule, fast.strict) == (full.snapshot, full.rule, full.strict)
+    if full.rule == policy.SKIP:       # the line the hook prints
+        assert fast == full
+    assert fast.rule == (policy.NOTHING if lines in ((), (KERNEL_CONFIGURE,)) else policy.SKIP)
+
+
+@pytest.mark.parametrize("config, environ", [
+    ({}, {}), ({"NovaSnapshotHook::Skip": "false"}, {}), ({}, {"NOVA_SNAPSHOT_HOOK_SKIP": "0"}),
+    ({"NovaSnapshotHook::Skip": "maybe"}, {"NOVA_SNAPSHOT_HOOK_SKIP": ""})])
+@pytest.mark.parametrize("lines", ACTION_LISTS.values(), ids=ACTION_LISTS.keys())
+def test_without_skip_nothing_is_decided_unparsed(lines, config, environ):
+    stream = unparsed(lines, config)
+    assert policy.decide_skip_unparsed(stream.config, stream.only_configures(), environ) is None
+
+
+def test_configure_only_beats_skip_even_unparsed():
+    decision = policy.decide_skip_unparsed(SKIP, True)
+    assert (decision.snapshot, decision.rule) == (False, policy.NOTHING)
+    assert policy.decide_skip_unparsed(REQUIRE_SKIP, False) == Decision(
+        False, policy.SKIP, "skipped: NovaSnapshotHook::Skip=yes", True)
