@@ -17,23 +17,15 @@ import time
 from . import policy
 from .apt_stream import read_stream
 from .changes import build_changes
+from .run_state import (LAST_SNAPSHOT, LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME,
+                        PROGRAM, state_dir)
 
 ABORT_APT = 99
-STATE_DIR = "/run/nova-snapshot-hook"          # tmpfs: never captured inside a backup image
-LAST_SNAPSHOT = "last-apt-snapshot"            # policy.Transaction of the last snapshot taken
-PENDING_OUTCOME = "pending-outcome"            # read by apt-post-invoke (outcome.py)
-LATER_CHANGES = "later-changes"                # likewise: changes made under an earlier backup
-PROGRAM = "nova-snapshot-hook: "
-MAX_CHANGE_PROPERTIES = 40                     # Glance's default quota is 128 properties
 
 
 def say(text, stream=None, level="INFO"):
     """One line in apt's output, in the style of the log lines: `LEVEL: nova-snapshot-hook: ...`."""
     print(f"{level}: {PROGRAM}{text}", file=stream or sys.stdout, flush=True)
-
-
-def state_dir():
-    return os.environ.get("NOVA_SNAPSHOT_HOOK_STATE_DIR", STATE_DIR)
 
 
 def main(argv):

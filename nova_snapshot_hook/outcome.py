@@ -6,7 +6,7 @@ whether the apt run succeeded (property nsh_outcome), so `list` can say "before:
 import os
 import sys
 
-from .hook import LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
+from .run_state import LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
 
 DPKG_QUERY = "/usr/bin/dpkg-query"
 WAIT = 30.0      # seconds for the one Glance request; apt still holds its lock

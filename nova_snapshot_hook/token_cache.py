@@ -8,7 +8,7 @@ life exceeds the run's whole budget; keystoneauth drops it and authenticates aga
 import hashlib
 import os
 
-from .hook import state_dir
+from .run_state import state_dir
 from .log import log
 
 
