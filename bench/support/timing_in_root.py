@@ -27,8 +27,11 @@ def run(command, capture=False):
         except FileNotFoundError:
             pass
     stream = os.open(command["stream"], os.O_RDONLY)
-    os.dup2(stream, INFO_FD)        # inheritable, and only passed to this child
-    os.close(stream)
+    if stream != INFO_FD:
+        os.dup2(stream, INFO_FD)    # inheritable, and only passed to this child
+        os.close(stream)
+    else:
+        os.set_inheritable(stream, True)
     output = subprocess.PIPE if capture else subprocess.DEVNULL
     env = dict(os.environ, APT_HOOK_INFO_FD=str(INFO_FD))
     try:

@@ -132,18 +132,18 @@ def nsh(tmp_path, own_server, admin):
         return result
 
     def apt_hook(stream):
-        """The apt hook as apt runs it: the stream on fd 20, then apt-post-invoke."""
+        """The apt hook as apt runs it: the stream on the fd APT_HOOK_INFO_FD names (the
+        pipe's own number: a fixed one could be the pipe's other end), then apt-post-invoke."""
         code = "import sys; from nova_snapshot_hook.main import main; sys.exit(main(%r))"
         clean = {"PATH": "/usr/bin:/bin", **env}
         read_end, write_end = os.pipe()
-        os.dup2(read_end, 20)
-        os.close(read_end)
         try:
             process = subprocess.Popen([PYTHON, "-c", code % (["apt-hook"],)], cwd=REPO,
-                                       env={**clean, "APT_HOOK_INFO_FD": "20"}, pass_fds=(20,),
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                       env={**clean, "APT_HOOK_INFO_FD": str(read_end)},
+                                       pass_fds=(read_end,), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
         finally:
-            os.close(20)
+            os.close(read_end)
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(stream)
         out, err = process.communicate(timeout=180)

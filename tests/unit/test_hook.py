@@ -36,17 +36,17 @@ def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=Fa
     code = ("import sys; from nova_snapshot_hook.main import main; status = main(['apt-hook'])\n"
             + ("print('MODULES', sorted(m for m in %r if m in sys.modules))\n" % (HEAVY,) if probe else "")
             + "sys.exit(status)")
+    # apt's InfoFD: the pipe's own number (a fixed fd 20 could be the pipe's other end).
     read_end, write_end = os.pipe()
-    environment = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "20",
+    environment = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
                    "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf),
                    "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tmp_path / "state"), **(env or {})}
-    os.dup2(read_end, 20)            # apt's InfoFD: the hook reads the stream on fd 20
-    os.close(read_end)
     try:
         process = subprocess.Popen(["/usr/bin/python3", "-c", code], cwd=REPO, env=environment,
-                                   pass_fds=(20,), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   pass_fds=(read_end,), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
     finally:
-        os.close(20)
+        os.close(read_end)
     with os.fdopen(write_end, "wb") as pipe:
         pipe.write(stream)
     out, err = process.communicate(timeout=120)
