@@ -202,10 +202,14 @@ def run_snapshot(args):
     label = fleet.ThreadLabel()
     prefix = _LabelFilter(label)
     log.addFilter(prefix)
+    # The workers' looks at their images share one Glance listing (image_poll.py), fetched at
+    # most every half poll interval: one request where there were `concurrency`.
+    from .image_poll import SharedImagePoll
+    shared = SharedImagePoll(cloud, request.poll_interval / 2)
     started = time.monotonic()
     try:
         outcomes = fleet.run_bounded(
-            servers, lambda server: backup_one(cloud, server, request, timeout, label),
+            servers, lambda server: backup_one(shared, server, request, timeout, label),
             args.concurrency, on_done=report_one)
     finally:
         log.removeFilter(prefix)

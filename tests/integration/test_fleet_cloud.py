@@ -194,6 +194,9 @@ def test_rate_limit_and_busy_answers_are_waited_out(fleet, fleet_servers, admin)
         assert proxy.count("POST", rf"/servers/{ids['b']}/action$") == 3
         first, second = proxy.times("POST", rf"/servers/{ids['a']}/action$")
         assert second - first >= 1.9                                     # Retry-After: 2
+        # The workers look at their images through shared listings, never one GET each.
+        assert proxy.count("GET", r"/v2/images/[0-9a-f-]+$") == 0
+        assert proxy.count("GET", r"/v2/images\?(.*&)?id=in%3A") >= 1
     assert "asks to slow down (HTTP 429); sending the request again in 2.0 s" in result.stderr
     assert "busy with another snapshot; waiting for it (HTTP 409)" in result.stderr
     for server_id in (ids["a"], ids["b"]):
