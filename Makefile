@@ -95,7 +95,7 @@ demo: deps $(DEB) ## build the .deb, start the local cloud, snapshot from inside
 	tests/e2e/demo $(DEB)
 
 # Every bench/*.py in turn (bench/support/ holds their helpers), each under 5 minutes but
-# fleet_scaling.py (about 13: it boots and deletes 200 servers); the cloud
+# fleet_scaling.py (about 16: it boots and deletes 200 servers); the cloud
 # ones need minicloud/up and work in a project of their own. apt_listchanges.py works in a Debian
 # root of its own, build/roots/bench-bookworm (made once, reused; "make clean" removes it), and
 # says "skipped: why" where it cannot make one.

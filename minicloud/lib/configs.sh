@@ -196,6 +196,9 @@ compute_driver = minicloud_fake.MinicloudFakeDriver
 instances_path = $STATE/nova/instances
 # healing the network info cache would only ask the Neutron stand-in
 heal_instance_info_cache_interval = -1
+# This one fake host stands for a cloud's many compute hosts, each of which would run 5
+# snapshots at once (Nova's default): no limit here, so a fleet's backups are not queued by it.
+max_concurrent_snapshots = 0
 CONF
 }
 
