@@ -31,6 +31,7 @@ FLEET_HELP = {
     "method": SNAPSHOT_HELP["method"],
 }
 DEFAULT_CONCURRENCY = 4
+FLEET_TASK_STATE_EVERY = 5       # poll intervals between a worker's reads of task_state
 EXIT_UNREADABLE = 2
 
 
@@ -186,11 +187,14 @@ def run_snapshot(args):
 
     from .snapshot import SnapshotRequest
     # Nothing waits on one server's capture, and every worker shares the cloud's API (and its
-    # rate limit): look at each capture every poll_interval, not at the apt hook's quick pace.
+    # rate limit): look at each capture every poll_interval, not at the apt hook's quick pace,
+    # and read Nova's task_state (one GET per worker, while Glance says queued) five times less
+    # often: with 16 workers those reads kept a one-worker nova-api busy (bench/fleet_scaling.py).
     request = SnapshotRequest(series=args.series, rotation=args.rotation, wait=args.wait,
                               method=args.method or settings.method, trigger="fleet",
                               poll_interval=settings.poll_interval,
-                              capture_step=settings.poll_interval)
+                              capture_step=settings.poll_interval,
+                              task_state_every=FLEET_TASK_STATE_EVERY * settings.poll_interval)
     cloud = connect(args, settings, pool_size=args.concurrency, min_life=timeout)
     servers = selected_servers(cloud, selection)
     if args.dry_run:

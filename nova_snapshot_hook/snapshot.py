@@ -32,6 +32,7 @@ class SnapshotRequest:
     properties: dict = field(default_factory=dict)
     poll_interval: float = 1.0
     capture_step: float = 0.1            # the shortest step between looks at the capture
+    task_state_every: float = TASK_STATE_EVERY
 
 
 @dataclass
@@ -161,7 +162,8 @@ class Snapshotter:
             status = image.get("status") if image else None
             task_state = None
             if image and status not in ("saving", "active"):
-                if read_at is None or known is None or self.clock() - read_at >= TASK_STATE_EVERY:
+                if read_at is None or known is None or self.clock() - read_at >= \
+                        self.request.task_state_every:
                     known = getattr(self.cloud.get_server(self.server_id), TASK_STATE, None)
                     read_at = self.clock()
                 task_state = known

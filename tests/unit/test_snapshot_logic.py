@@ -197,6 +197,16 @@ def test_a_failed_rotation_keeps_the_backup_and_the_older_images(warnings):
     assert "HTTP 500" in warnings[0]
 
 
+@pytest.mark.parametrize("every,reads", [(1.0, 10), (5.0, 2)])
+def test_task_state_is_read_at_most_every_task_state_every(every, reads):
+    cloud = ScriptedCloud(statuses=["queued"] * 10 + ["saving"],
+                          task_states=[None] + ["image_pending_upload"] * 20)
+    result = run(cloud, poll_interval=1.0, capture_step=1.0, task_state_every=every)
+    assert result.state == "captured"
+    # The first get_server is the check that the server is idle, before the request.
+    assert cloud.calls.count("get_server") - 1 == reads
+
+
 def test_busy_server_is_waited_for_before_the_request():
     cloud = ScriptedCloud(task_states=["image_uploading", "image_uploading", None])
     run(cloud)
