@@ -82,6 +82,20 @@ def add_backup_options(cmd, texts, add_own):
     cmd.add_argument("--method", choices=("auto", "backup", "image"), help=texts["method"])
 
 
+def checked_backup_options(args, settings):
+    """Refuse bad values of the options add_backup_options added; returns the timeout."""
+    problem = naming.check_series(args.series)
+    if problem:
+        raise ConfigError(f"bad BACKUP_TYPE '{args.series}': {problem}")
+    if args.rotation < 1:
+        raise ConfigError(f"ROTATION {args.rotation} is refused: Nova's rotation 0 deletes the new "
+                          "backup too", fix="give a ROTATION of 1 or more")
+    timeout = args.timeout or settings.timeout
+    if timeout <= 0:
+        raise ConfigError("--timeout must be greater than 0")
+    return timeout
+
+
 def main(argv):
     args = build_parser().parse_args(argv)
     # Until the settings are read: console only, so even a bad settings file gets its one line.
@@ -105,16 +119,8 @@ def run_snapshot(args):
     from .config import load_settings
     settings = load_settings(args.config)
     setup_logging(args.verbose, args.quiet, settings.syslog, args.json)
-    problem = naming.check_series(args.series)
-    if problem:
-        raise ConfigError(f"bad BACKUP_TYPE '{args.series}': {problem}")
-    if args.rotation < 1:
-        raise ConfigError(f"ROTATION {args.rotation} is refused: Nova's rotation 0 deletes the new "
-                          "backup too", fix="give a ROTATION of 1 or more")
+    timeout = checked_backup_options(args, settings)
     method = args.method or settings.method
-    timeout = args.timeout or settings.timeout
-    if timeout <= 0:
-        raise ConfigError("--timeout must be greater than 0")
 
     from .backup import take_backup, watchdog
     from .snapshot import SnapshotRequest, action_body, report

@@ -17,7 +17,8 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from . import fleet, naming
-from .cli import DEFAULT_ROTATION, DEFAULT_SERIES, SNAPSHOT_HELP, add_backup_options
+from .cli import (DEFAULT_ROTATION, DEFAULT_SERIES, SNAPSHOT_HELP, add_backup_options,
+                  checked_backup_options)
 from .errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
 from .log import SUCCESS, log, redactor
 
@@ -172,17 +173,9 @@ def selected_servers(cloud, selection):
 # -- fleet snapshot ---------------------------------------------------------------------------
 def run_snapshot(args):
     settings = _settings(args, use_syslog=True)
-    problem = naming.check_series(args.series)
-    if problem:
-        raise ConfigError(f"bad BACKUP_TYPE '{args.series}': {problem}")
-    if args.rotation < 1:
-        raise ConfigError(f"ROTATION {args.rotation} is refused: Nova's rotation 0 deletes the new "
-                          "backup too", fix="give a ROTATION of 1 or more")
+    timeout = checked_backup_options(args, settings)
     if not 1 <= args.concurrency <= fleet.MAX_CONCURRENCY:
         raise ConfigError(f"--concurrency {args.concurrency}: give 1 to {fleet.MAX_CONCURRENCY}")
-    timeout = args.timeout or settings.timeout
-    if timeout <= 0:
-        raise ConfigError("--timeout must be greater than 0")
     selection = _selection(args)
 
     from .snapshot import SnapshotRequest

@@ -42,8 +42,7 @@ def main(argv):
         # A malformed line there therefore changes nothing: no backup was wanted, and in
         # strict mode stopping apt would defeat the option that strict mode's own message
         # offers as the way to go on without a backup.
-        settled = policy.decide_skip_unparsed(stream.config, stream.only_configures(),
-                                              os.environ)
+        settled = policy.decide_skip_unparsed(stream.config, stream.only_configures, os.environ)
         if settled is None:
             if stream.parse_actions().error:
                 return failed(f"cannot read apt's package list: {stream.error}",

@@ -127,8 +127,8 @@ def decide_from_stream(changes, config, environ=None):
 def decide_skip_unparsed(config, only_configures, environ=None):
     """Rules 1 and 2 for a run the skip option or variable settles, before the action lines
     are parsed: a Decision, or None when skip is not set (then parse them and call
-    ``decide_from_stream``). ``only_configures``: no line unpacks, removes or fails a package
-    (``AptStream.only_configures()``).
+    ``decide_from_stream``). ``only_configures``: a callable, true when no line unpacks,
+    removes or fails a package (``AptStream.only_configures``), asked only when skip is set.
 
     Skip already means no snapshot; of the action lines only rule 1's question is left (is
     anything changing? it decides whether the skip message is said), and the raw bytes answer
@@ -139,7 +139,7 @@ def decide_skip_unparsed(config, only_configures, environ=None):
     if not skip:
         return None
     strict = bool(config.get_bool(REQUIRE_KEY, False))
-    if only_configures:
+    if only_configures():
         return Decision(False, NOTHING, "no snapshot: nothing to change (the action list is"
                         " empty or only configures packages already unpacked)", strict)
     return Decision(False, SKIP, skip, strict)

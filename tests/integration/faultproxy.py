@@ -92,7 +92,8 @@ class FaultProxy:
             rule = next((r for r in self.rules if r.matches(handler.command, handler.path)), None)
             if rule:
                 rule.hits += 1
-        if rule is not None and rule.fault != "killed":
+        killed = rule is not None and rule.fault == "killed"      # forwarded, then rewritten
+        if rule is not None and not killed:
             return self.inject(handler, rule)
         port = UPSTREAMS.get(service)
         if port is None:
@@ -104,7 +105,7 @@ class FaultProxy:
         data = response.read()
         if service == "identity" and rest.endswith("auth/tokens") and response.status < 300:
             data = self.rewrite_catalog(data)
-        if rule is not None and response.status == 200:     # "killed": Glance lost the upload
+        if killed and response.status == 200:               # as if Glance lost the upload
             data = json.dumps({**json.loads(data), "status": "killed"}).encode()
         extra = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
         upstream.close()

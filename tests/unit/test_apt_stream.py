@@ -283,11 +283,9 @@ def upgrade_lines(count):
                            "**CONFIGURE**")]
 
 
-@settings(deadline=None, derandomize=True, max_examples=25)  # each example moves ~100-300 KB
-@given(count=st.integers(400, 1500), padding=st.text("abc%= ", max_size=3000))
-def test_stream_over_64_kib_on_a_pipe_is_read_whole_without_blocking_the_writer(count, padding):
-    data = make_stream([("Big::Padding", padding)], upgrade_lines(count))
-    assert len(data) > 65536
+def read_through_pipe(data, **options):
+    """read_stream on a real pipe that a thread fills as apt does; the writer must finish (a
+    pipe holds 64 KiB: a reader that stopped early would leave it blocked)."""
     read_end, write_end = os.pipe()
 
     def write_like_apt():
@@ -297,9 +295,18 @@ def test_stream_over_64_kib_on_a_pipe_is_read_whole_without_blocking_the_writer(
     writer = threading.Thread(target=write_like_apt, daemon=True)
     writer.start()
     with os.fdopen(read_end, "rb") as pipe:
-        stream = read_stream(pipe)
+        stream = read_stream(pipe, **options)
     writer.join(timeout=10)
     assert not writer.is_alive()
+    return stream
+
+
+@settings(deadline=None, derandomize=True, max_examples=25)  # each example moves ~100-300 KB
+@given(count=st.integers(400, 1500), padding=st.text("abc%= ", max_size=3000))
+def test_stream_over_64_kib_on_a_pipe_is_read_whole_without_blocking_the_writer(count, padding):
+    data = make_stream([("Big::Padding", padding)], upgrade_lines(count))
+    assert len(data) > 65536
+    stream = read_through_pipe(data)
     assert stream.error is None and stream.size == len(data)
     assert len(stream.actions) == 2 * count
     assert stream.actions[-1].new_version == f"1:{count - 1}.0-1~deb12u1"
@@ -445,18 +452,7 @@ def test_deferred_parse_keeps_the_config_error_before_an_action_error():
 def test_deferred_read_drains_a_pipe_over_64_kib_without_parsing_the_lines():
     data = make_stream([("NovaSnapshotHook::Skip", "true")], upgrade_lines(2000))
     assert len(data) > 4 * 65536
-    read_end, write_end = os.pipe()
-
-    def write_like_apt():
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(data)
-
-    writer = threading.Thread(target=write_like_apt, daemon=True)
-    writer.start()
-    with os.fdopen(read_end, "rb") as pipe:
-        stream = read_stream(pipe, actions=False)
-    writer.join(timeout=10)
-    assert not writer.is_alive()
+    stream = read_through_pipe(data, actions=False)
     assert stream.size == len(data) and stream.error is None and stream.actions == ()
     assert stream.config.get("novasnapshothook::skip") == "true"
     assert not stream.only_configures()

@@ -67,10 +67,17 @@ REQUEST = SnapshotRequest(series="daily", rotation=3, trigger="schedule")
 SETTINGS = Settings(server_id=SERVER, metadata_url="", lock_path="/nonexistent/lock")
 
 
-def test_take_backup_records_a_failure_and_raises_the_same_error(path, monkeypatch):
+@pytest.fixture
+def server_gone(monkeypatch):
+    """take_backup gets credentials, then finds no server: the error it must raise unchanged."""
     refused = IdentityError("server gone")
     monkeypatch.setattr(backup, "load_credentials", lambda *a, **k: object())
     monkeypatch.setattr(backup, "resolve_server", lambda *a, **k: (_ for _ in ()).throw(refused))
+    return refused
+
+
+def test_take_backup_records_a_failure_and_raises_the_same_error(path, server_gone):
+    refused = server_gone
     with pytest.raises(IdentityError) as caught:
         backup.take_backup(SETTINGS, REQUEST, 10)
     assert caught.value is refused
@@ -88,13 +95,12 @@ def test_take_backup_records_nothing_while_no_credentials_exist(path, monkeypatc
     assert not path.exists()
 
 
-def test_a_recording_that_fails_does_not_change_the_error_raised(tmp_path, monkeypatch):
+def test_a_recording_that_fails_does_not_change_the_error_raised(tmp_path, monkeypatch,
+                                                                  server_gone):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv(attempts.ENVIRONMENT, str(blocker / "attempts"))   # cannot be created
-    refused = IdentityError("server gone")
-    monkeypatch.setattr(backup, "load_credentials", lambda *a, **k: object())
-    monkeypatch.setattr(backup, "resolve_server", lambda *a, **k: (_ for _ in ()).throw(refused))
+    refused = server_gone
     with pytest.raises(IdentityError) as caught:
         backup.take_backup(SETTINGS, REQUEST, 10)
     assert caught.value is refused

@@ -11,19 +11,10 @@ import pytest
 
 from nova_snapshot_hook.snapshot import SnapshotRequest, Snapshotter
 
+from fake_clock import FakeClock as Clock
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = "11111111-2222-3333-4444-555555555555"
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class CaptureAt:

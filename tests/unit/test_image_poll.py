@@ -5,13 +5,7 @@ import pytest
 from nova_snapshot_hook.errors import CloudError
 from nova_snapshot_hook.image_poll import MAX_IDS, SharedImagePoll
 
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
+from fake_clock import FakeClock
 
 
 class Glance:
@@ -31,7 +25,7 @@ class Glance:
 
 
 def test_one_listing_answers_every_worker_within_the_interval():
-    glance, clock = Glance(a="queued", b="queued", c="queued"), Clock()
+    glance, clock = Glance(a="queued", b="queued", c="queued"), FakeClock(100.0)
     poll = SharedImagePoll(glance, 0.5, clock)
     assert [poll.get_image(i)["status"] for i in "abc"] == ["queued"] * 3
     assert len(glance.listings) == 3            # each new image is fetched once at first
@@ -45,7 +39,7 @@ def test_one_listing_answers_every_worker_within_the_interval():
 
 
 def test_a_worker_never_gets_a_listing_older_than_its_own_last_look():
-    glance, clock = Glance(a="queued", b="queued"), Clock()
+    glance, clock = Glance(a="queued", b="queued"), FakeClock(100.0)
     poll = SharedImagePoll(glance, 5.0, clock)
     poll.get_image("a")
     clock.now += 0.1
@@ -60,7 +54,7 @@ def test_a_worker_never_gets_a_listing_older_than_its_own_last_look():
 
 
 def test_an_image_glance_no_longer_lists_is_none_like_a_404():
-    glance, clock = Glance(a="queued"), Clock()
+    glance, clock = Glance(a="queued"), FakeClock(100.0)
     poll = SharedImagePoll(glance, 0.5, clock)
     assert poll.get_image("a")["status"] == "queued"
     del glance.statuses["a"]
@@ -69,7 +63,7 @@ def test_an_image_glance_no_longer_lists_is_none_like_a_404():
 
 
 def test_images_no_longer_asked_for_drop_out_of_the_listing():
-    glance, clock = Glance(a="active", b="queued"), Clock()
+    glance, clock = Glance(a="active", b="queued"), FakeClock(100.0)
     poll = SharedImagePoll(glance, 0.5, clock)
     poll.get_image("a"), poll.get_image("b")
     for _ in range(5):
@@ -80,7 +74,7 @@ def test_images_no_longer_asked_for_drop_out_of_the_listing():
 
 def test_a_listing_holds_at_most_max_ids_and_always_the_one_asked_for():
     statuses = {f"i{n:03d}": "queued" for n in range(MAX_IDS + 10)}
-    glance, clock = Glance(**statuses), Clock()
+    glance, clock = Glance(**statuses), FakeClock(100.0)
     poll = SharedImagePoll(glance, 0.5, clock)
     for image_id in statuses:
         poll.get_image(image_id)
@@ -94,14 +88,14 @@ def test_other_calls_go_to_the_cloud_and_errors_reach_the_caller():
         def list_images(self, **filters):
             raise CloudError("listing images: HTTP 503")
 
-    poll = SharedImagePoll(Down(), 0.5, Clock())
+    poll = SharedImagePoll(Down(), 0.5, FakeClock(100.0))
     assert poll.get_server("s") == "server s"
     with pytest.raises(CloudError, match="503"):
         poll.get_image("a")
 
 
 def test_sixteen_workers_at_once_cost_one_listing():
-    glance, clock = Glance(**{f"i{n}": "queued" for n in range(16)}), Clock()
+    glance, clock = Glance(**{f"i{n}": "queued" for n in range(16)}), FakeClock(100.0)
     poll = SharedImagePoll(glance, 0.5, clock)
     for n in range(16):
         poll.get_image(f"i{n}")

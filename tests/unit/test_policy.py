@@ -412,7 +412,7 @@ def unparsed(lines, config):
 ], ids=["option", "option-strict", "variable", "variable-over-false-option"])
 def test_skip_decided_unparsed_is_what_the_full_parse_decides(lines, config, environ):
     stream = unparsed(lines, config)
-    fast = policy.decide_skip_unparsed(stream.config, stream.only_configures(), environ)
+    fast = policy.decide_skip_unparsed(stream.config, stream.only_configures, environ)
     full = decide_from_stream(build_changes(stream.parse_actions().actions, "amd64"),
                               stream.config, environ)
     assert stream.error is None and fast is not None
@@ -428,11 +428,15 @@ def test_skip_decided_unparsed_is_what_the_full_parse_decides(lines, config, env
 @pytest.mark.parametrize("lines", ACTION_LISTS.values(), ids=ACTION_LISTS.keys())
 def test_without_skip_nothing_is_decided_unparsed(lines, config, environ):
     stream = unparsed(lines, config)
-    assert policy.decide_skip_unparsed(stream.config, stream.only_configures(), environ) is None
+
+    def not_asked():
+        raise AssertionError("the action lines were looked at although skip is not set")
+
+    assert policy.decide_skip_unparsed(stream.config, not_asked, environ) is None
 
 
 def test_configure_only_beats_skip_even_unparsed():
-    decision = policy.decide_skip_unparsed(SKIP, True)
+    decision = policy.decide_skip_unparsed(SKIP, lambda: True)
     assert (decision.snapshot, decision.rule) == (False, policy.NOTHING)
-    assert policy.decide_skip_unparsed(REQUIRE_SKIP, False) == Decision(
+    assert policy.decide_skip_unparsed(REQUIRE_SKIP, lambda: False) == Decision(
         False, policy.SKIP, "skipped: NovaSnapshotHook::Skip=yes", True)

@@ -9,18 +9,9 @@ from nova_snapshot_hook.errors import ActionRefused, CaptureTimeout, CloudError
 from nova_snapshot_hook.log import log
 from nova_snapshot_hook.snapshot import SnapshotRequest, Snapshotter
 
+from fake_clock import FakeClock
+
 SERVER = "11111111-2222-3333-4444-555555555555"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class ScriptedCloud:
