@@ -6,14 +6,15 @@ import json
 import os
 import sys
 
-from . import __version__, naming
+from . import __version__
+from .rules import naming
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ConfigError, HookError
 from .log import log, redactor, setup as setup_logging
 
 DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
 # Modules that add a command: each has add_parser(commands), which sets `run` on its parser.
-COMMAND_MODULES = ("scheduled_command", "list_command", "show_command", "restore_command",
-                   "prune_command", "status_command", "check_command", "fleet_command")
+COMMAND_MODULES = ("commands.scheduled", "commands.list", "commands.show", "commands.restore",
+                   "commands.prune", "commands.status", "commands.check", "commands.fleet")
 
 
 class Parser(argparse.ArgumentParser):
@@ -122,8 +123,8 @@ def run_snapshot(args):
     timeout = checked_backup_options(args, settings)
     method = args.method or settings.method
 
-    from .backup import take_backup, watchdog
-    from .snapshot import SnapshotRequest, action_body, report
+    from .backup.take import take_backup, watchdog
+    from .backup.snapshotter import SnapshotRequest, action_body, report
     request = SnapshotRequest(series=args.series, rotation=args.rotation, name=args.name or "",
                               wait=args.wait, method=method, poll_interval=settings.poll_interval)
     hostname = os.uname().nodename
@@ -143,7 +144,7 @@ def run_snapshot(args):
 def dry_run(args, settings, request, hostname, action_body):
     """Print what would be sent. Nothing leaves the machine: not even the metadata service."""
     try:
-        from .backup import resolve_server
+        from .backup.take import resolve_server
         server_id, _ = resolve_server(settings, args.server, metadata_url="")
     except HookError as err:
         log.warning(f"{err}; showing the request with a placeholder")

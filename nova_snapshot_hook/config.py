@@ -144,7 +144,7 @@ def _operations(text):
 
 
 def _series(text):
-    from .naming import check_series
+    from .rules.naming import check_series
     problem = check_series(text.strip())
     if problem:
         raise ValueError(problem)

@@ -11,10 +11,10 @@ def main(argv=None):
     program = argv is None          # run as /usr/sbin/nova-snapshot-hook, not called by a test
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["apt-hook"]:
-        from .hook import main as hook_main
+        from .apt.hook import main as hook_main
         return _done(hook_main(argv[1:]), program)
     if argv[:1] == ["apt-post-invoke"]:
-        from .outcome import main as outcome_main
+        from .apt.post_invoke import main as outcome_main
         return _done(outcome_main(argv[1:]), program)
     from .cli import main as cli_main
     return cli_main(argv)

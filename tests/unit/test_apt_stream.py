@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nova_snapshot_hook import apt_stream
-from nova_snapshot_hook.apt_stream import Action, AptConfig, parse_bool, parse_stream, read_stream
+from nova_snapshot_hook.apt import stream as apt_stream
+from nova_snapshot_hook.apt.stream import Action, AptConfig, parse_bool, parse_stream, read_stream
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"   # copies of ../shared/fixtures
 FIXTURE_FILES = sorted(FIXTURES.glob("*.txt"))
@@ -496,7 +496,7 @@ def test_a_configure_line_cut_short_is_not_taken_for_configure_only():
                                       + CHANGE_LINES), max_size=30),
        version=st.sampled_from([2, 3]))
 def test_only_configures_is_what_the_change_set_says_for_well_formed_lines(lines, version):
-    from nova_snapshot_hook.changes import build_changes
+    from nova_snapshot_hook.apt.changes import build_changes
     if version == 2:  # the same lines without the arch and multiarch fields
         lines = [" ".join(f for i, f in enumerate(line.split(" ", 8)) if i not in (2, 3, 6, 7))
                  for line in lines]

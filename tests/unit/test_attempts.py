@@ -4,11 +4,11 @@ import stat
 
 import pytest
 
-from nova_snapshot_hook import attempts, backup
+from nova_snapshot_hook.backup import attempts, take as backup
 from nova_snapshot_hook.config import Settings
-from nova_snapshot_hook.credentials import CredentialsNotConfigured
+from nova_snapshot_hook.cloud.credentials import CredentialsNotConfigured
 from nova_snapshot_hook.errors import CloudError, IdentityError
-from nova_snapshot_hook.snapshot import SnapshotRequest, SnapshotResult
+from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, SnapshotResult
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 
@@ -132,10 +132,10 @@ class FakeLock:
 
 
 def succeed(monkeypatch):
-    import nova_snapshot_hook.cloud as cloud
-    import nova_snapshot_hook.lock as lock
-    import nova_snapshot_hook.snapshot as snapshot
-    import nova_snapshot_hook.token_cache as token_cache
+    import nova_snapshot_hook.cloud.client as cloud
+    import nova_snapshot_hook.files as lock
+    import nova_snapshot_hook.backup.snapshotter as snapshot
+    import nova_snapshot_hook.cloud.token_cache as token_cache
     result = SnapshotResult(image_id="img-new", name="n", series="daily", rotation=3,
                             server_id=SERVER, method="createBackup", state="captured", seconds=0.1)
 

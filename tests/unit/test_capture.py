@@ -1,4 +1,4 @@
-from nova_snapshot_hook import capture
+from nova_snapshot_hook.rules import capture
 
 
 def test_glance_saving_or_active_means_captured():

@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from nova_snapshot_hook.snapshot import SnapshotRequest, Snapshotter
+from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
 
 from fake_clock import FakeClock as Clock
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nova_snapshot_hook.apt_stream import parse_stream, read_stream
-from nova_snapshot_hook.changes import Change, ChangeSet, build_changes, classify
+from nova_snapshot_hook.apt.stream import parse_stream, read_stream
+from nova_snapshot_hook.apt.changes import Change, ChangeSet, build_changes, classify
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"   # copies of ../shared/fixtures
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nova_snapshot_hook import credentials as creds_module
-from nova_snapshot_hook.credentials import (
+from nova_snapshot_hook.cloud import credentials as creds_module
+from nova_snapshot_hook.cloud.credentials import (
     APPLICATION_CREDENTIAL, PASSWORD, CredentialsNotConfigured, credentials_from_vars,
     load_credentials, parse_openrc, require_private)
 from nova_snapshot_hook.errors import CredentialsError
@@ -453,7 +453,7 @@ def test_missing_credentials_file_is_its_own_clear_error(tmp_path):
 @pytest.mark.skipif(os.geteuid() != 0, reason="switches to an unprivileged user")
 def test_unreadable_credentials_file_says_permission_denied(tmp_path):
     path = write_private(tmp_path / "credentials", HORIZON_V3_FIXED)
-    code = ("from nova_snapshot_hook.credentials import load_credentials\n"
+    code = ("from nova_snapshot_hook.cloud.credentials import load_credentials\n"
             "from nova_snapshot_hook.errors import CredentialsError\n"
             f"try: load_credentials({path!r}, environ={{}})\n"
             "except CredentialsError as err: print(err)\n")
@@ -677,7 +677,7 @@ def test_yaml_is_imported_only_when_a_clouds_yaml_is_used(tmp_path):
     openrc = write_private(tmp_path / "credentials", HORIZON_V3_FIXED)
     clouds = write_private(tmp_path / "clouds.yaml", CLOUDS_WITH_PASSWORD)
     cloudrc = write_private(tmp_path / "cloudrc", f"OS_CLOUD=mycloud\nOS_CLIENT_CONFIG_FILE={clouds}\n")
-    check = ("import sys\nfrom nova_snapshot_hook.credentials import load_credentials\n"
+    check = ("import sys\nfrom nova_snapshot_hook.cloud.credentials import load_credentials\n"
              "load_credentials({!r}, environ={{}})\nprint('yaml' in sys.modules)\n")
     assert run_python(check.format(openrc)) == "False"
     assert run_python(check.format(cloudrc)) == "True"

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from nova_snapshot_hook import fleet
+from nova_snapshot_hook.rules import fleet_plan as fleet
 
 NOW = 1_794_985_600.0          # 2026-11-18T07:06:40Z
 

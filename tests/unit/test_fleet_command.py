@@ -9,9 +9,10 @@ import types
 
 import pytest
 
-from nova_snapshot_hook import fleet, fleet_command
+from nova_snapshot_hook.rules import fleet_plan as fleet
+from nova_snapshot_hook.commands import fleet as fleet_command
 from nova_snapshot_hook.errors import ActionRefused, CloudError, IdentityError
-from nova_snapshot_hook.snapshot import SnapshotRequest
+from nova_snapshot_hook.backup.snapshotter import SnapshotRequest
 
 
 class Pages:

@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from nova_snapshot_hook import health
+from nova_snapshot_hook.rules import freshness as health
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 CLONE_SOURCE = "99999999-2222-3333-4444-555555555555"

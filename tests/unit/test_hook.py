@@ -149,9 +149,9 @@ def large_upgrade(count=2000, configure_only=False):
 def expected_output(stream, env=None):
     """What the full parse decides for a stream the stream alone settles: the one line the
     hook prints (the skip reason), or nothing (rule 1)."""
-    from nova_snapshot_hook.apt_stream import parse_stream
-    from nova_snapshot_hook.changes import build_changes
-    from nova_snapshot_hook.policy import SKIP, decide_from_stream
+    from nova_snapshot_hook.apt.stream import parse_stream
+    from nova_snapshot_hook.apt.changes import build_changes
+    from nova_snapshot_hook.apt.policy import SKIP, decide_from_stream
     parsed = parse_stream(stream)
     assert parsed.error is None
     decision = decide_from_stream(build_changes(parsed.actions, "amd64"), parsed.config, env or {})

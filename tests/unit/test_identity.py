@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from nova_snapshot_hook import identity
+from nova_snapshot_hook.cloud import identity
 from nova_snapshot_hook.errors import IdentityError
-from nova_snapshot_hook.identity import detect_server_id, normalize_uuid, resolve_server_id
+from nova_snapshot_hook.cloud.identity import detect_server_id, normalize_uuid, resolve_server_id
 
 CLOUD_INIT_ID = "11111111-2222-4333-8444-555555555555"
 DRIVE_ID = "22222222-3333-4444-8555-666666666666"
@@ -179,7 +179,7 @@ def test_invalid_values_are_skipped_with_a_debug_note(tmp_path, caplog):
     with_cloud_init(tmp_path, "iid-datasource-none")
     with_config_drive(tmp_path, "ffffffff-ffff-ffff-ffff-ffffffffffff")
     with_dmi(tmp_path, DMI_ID)
-    with caplog.at_level(logging.DEBUG, logger="nova_snapshot_hook.identity"):
+    with caplog.at_level(logging.DEBUG, logger="nova_snapshot_hook.cloud.identity"):
         assert detect_server_id(str(tmp_path), NO_METADATA)[0] == DMI_ID
     notes = [r.getMessage() for r in caplog.records]
     assert any("iid-datasource-none" in note for note in notes)

@@ -3,7 +3,7 @@ import threading
 import pytest
 
 from nova_snapshot_hook.errors import CloudError
-from nova_snapshot_hook.image_poll import MAX_IDS, SharedImagePoll
+from nova_snapshot_hook.cloud.image_poll import MAX_IDS, SharedImagePoll
 
 from fake_clock import FakeClock
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from nova_snapshot_hook import inventory
+from nova_snapshot_hook.rules import inventory
 from nova_snapshot_hook.errors import ConfigError
 
 SERVER = "11111111-2222-3333-4444-555555555555"

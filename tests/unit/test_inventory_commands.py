@@ -5,9 +5,10 @@ import stat
 
 import pytest
 
-from nova_snapshot_hook import cli, inventory
+from nova_snapshot_hook import cli
+from nova_snapshot_hook.rules import inventory
 from nova_snapshot_hook.errors import ConfigError
-from nova_snapshot_hook.status_command import write_atomically
+from nova_snapshot_hook.commands.status import write_atomically
 
 
 def run_cli(capsys, *argv):

@@ -1,4 +1,4 @@
-from nova_snapshot_hook import naming
+from nova_snapshot_hook.rules import naming
 
 NOW = 1795665960  # 2026-11-26T04:06:00Z
 

@@ -1,4 +1,4 @@
-from nova_snapshot_hook import outcome
+from nova_snapshot_hook.apt import post_invoke as outcome
 
 
 def test_pending_file_lists_the_image_and_what_dpkg_should_leave():

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nova_snapshot_hook import policy
-from nova_snapshot_hook.apt_stream import AptConfig, parse_stream, read_stream
-from nova_snapshot_hook.changes import build_changes
-from nova_snapshot_hook.policy import Decision, HookPolicy, Transaction, decide, decide_from_stream
+from nova_snapshot_hook.apt import policy
+from nova_snapshot_hook.apt.stream import AptConfig, parse_stream, read_stream
+from nova_snapshot_hook.apt.changes import build_changes
+from nova_snapshot_hook.apt.policy import Decision, HookPolicy, Transaction, decide, decide_from_stream
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"   # copies of ../shared/fixtures
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)

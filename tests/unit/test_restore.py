@@ -2,9 +2,9 @@ import time
 
 import pytest
 
-from nova_snapshot_hook import restore
+from nova_snapshot_hook.rules import restore_plan as restore
 from nova_snapshot_hook.errors import CloudError, ConfigError
-from nova_snapshot_hook.restore_command import wait_for_server
+from nova_snapshot_hook.commands.restore import wait_for_server
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 OTHER = "99999999-2222-3333-4444-555555555555"

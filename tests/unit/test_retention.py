@@ -1,4 +1,4 @@
-from nova_snapshot_hook import retention
+from nova_snapshot_hook.rules import retention
 from nova_snapshot_hook.config import Settings
 
 SERVER = "11111111-2222-3333-4444-555555555555"

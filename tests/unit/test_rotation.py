@@ -1,4 +1,4 @@
-from nova_snapshot_hook.rotation import select_for_rotation
+from nova_snapshot_hook.rules.rotation import select_for_rotation
 
 SERVER, SERIES = "srv-1", "daily"
 

@@ -8,9 +8,11 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nova_snapshot_hook import cli, schedule, scheduled_command
-from nova_snapshot_hook.credentials import CredentialsNotConfigured
-from nova_snapshot_hook.snapshot import SnapshotResult
+from nova_snapshot_hook import cli
+from nova_snapshot_hook.rules import schedule
+from nova_snapshot_hook.commands import scheduled as scheduled_command
+from nova_snapshot_hook.cloud.credentials import CredentialsNotConfigured
+from nova_snapshot_hook.backup.snapshotter import SnapshotResult
 
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 ALL_ON = {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 2}
@@ -155,7 +157,7 @@ def test_state_text_round_trips_and_garbage_is_no_state():
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     """The scheduled command with the cloud replaced: records the requests it would send."""
-    from nova_snapshot_hook import backup
+    from nova_snapshot_hook.backup import take as backup
 
     class Fake:
         requests, sleeps = [], []
@@ -219,7 +221,7 @@ def test_no_credentials_yet_prints_nothing_and_exits_0(fake, capsys):
 
 
 def test_the_real_credentials_check_raises_not_configured_for_the_shipped_file(tmp_path):
-    from nova_snapshot_hook.credentials import load_credentials
+    from nova_snapshot_hook.cloud.credentials import load_credentials
     shipped = os.path.join(os.path.dirname(__file__), "..", "..", "etc", "nova-snapshot-hook",
                            "credentials")
     copy = tmp_path / "credentials"

@@ -7,7 +7,7 @@ import pytest
 
 from nova_snapshot_hook.errors import ActionRefused, CaptureTimeout, CloudError
 from nova_snapshot_hook.log import log
-from nova_snapshot_hook.snapshot import SnapshotRequest, Snapshotter
+from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
 
 from fake_clock import FakeClock
 

@@ -19,7 +19,7 @@ skip option or variable is set, ``decide_skip_unparsed`` settles them before the
 even parsed: rule 2 then only needs to know that rule 1 does not apply.
 """
 
-from .apt_stream import Record, parse_bool
+from .stream import Record, parse_bool
 from .changes import DOWNGRADE, INSTALL, REINSTALL, REMOVAL, UPGRADE
 
 SKIP_KEY = "NovaSnapshotHook::Skip"

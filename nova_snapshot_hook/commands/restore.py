@@ -7,12 +7,13 @@ find the image -> read the server -> refuse what must not be done -> print the p
 import json
 import time
 
-from . import connection, inventory, restore
-from .errors import EXIT_OK, CloudError, ConfigError
-from .list_command import SERVER_HELP
-from .log import SUCCESS, log
+from .. import context
+from ..rules import inventory, restore_plan
+from ..errors import EXIT_OK, CloudError, ConfigError
+from .list import SERVER_HELP
+from ..log import SUCCESS, log
 
-TASK_STATE = restore.TASK_STATE
+TASK_STATE = restore_plan.TASK_STATE
 
 
 def add_parser(commands):
@@ -54,7 +55,7 @@ def add_parser(commands):
 
 
 def run(args):
-    settings = connection.load(args, use_syslog=not args.dry_run)
+    settings = context.load(args, use_syslog=not args.dry_run)
     new_only = ("flavor", "network", "no_network", "key_name", "security_group",
                 "availability_zone")
     if args.rebuild and any(getattr(args, name) for name in new_only):
@@ -68,10 +69,10 @@ def run(args):
     if timeout <= 0:
         raise ConfigError("--timeout must be greater than 0")
 
-    from .backup import watchdog
+    from ..backup.take import watchdog
     with watchdog(timeout):
-        link = connection.connect(args, settings)
-        image = connection.find_image(link, args.image)
+        link = context.connect(args, settings)
+        image = context.find_image(link, args.image)
         server = link.cloud.get_server(link.server_id).to_dict()
         if args.rebuild:
             return rebuild(args, link, server, image, time.monotonic() + timeout)
@@ -79,12 +80,12 @@ def run(args):
 
 
 def rebuild(args, link, server, image, deadline):
-    for line in restore.rebuild_explanation(server, image, time.time()):
-        connection.say(line)
-    problems = restore.rebuild_refusals(server, image, link.server_id, args.force)
+    for line in restore_plan.rebuild_explanation(server, image, time.time()):
+        context.say(line)
+    problems = restore_plan.rebuild_refusals(server, image, link.server_id, args.force)
     if problems:
         raise ConfigError("refusing to rebuild: " + "; ".join(problems))
-    calls = protect_calls(image) + [restore.rebuild_call(link.server_id, image["id"])]
+    calls = protect_calls(image) + [restore_plan.rebuild_call(link.server_id, image["id"])]
     if args.dry_run:
         return show_calls(calls)
     if not args.yes:
@@ -104,21 +105,21 @@ def rebuild(args, link, server, image, deadline):
 
 
 def boot_new(args, link, server, image, deadline):
-    problems = restore.new_server_refusals(image)
+    problems = restore_plan.new_server_refusals(image)
     if problems:
         raise ConfigError("refusing to boot a server: " + "; ".join(problems))
     interfaces = [] if (args.network or args.no_network) else \
         link.cloud.server_interfaces(link.server_id)
     flavor = link.cloud.flavor_id(args.flavor) if args.flavor else None
-    body, notes = restore.new_server_body(
+    body, notes = restore_plan.new_server_body(
         args.new, server, image["id"], interfaces, flavor=flavor, networks=args.network,
         no_network=args.no_network, key_name=args.key_name, security_groups=args.security_group,
         availability_zone=args.availability_zone)
-    connection.say(f"Boot a new server {args.new} from backup image {image.get('name')} ({image['id']}), "
+    context.say(f"Boot a new server {args.new} from backup image {image.get('name')} ({image['id']}), "
           f"created {inventory.format_time(inventory.parse_time(image.get('created_at')))} UTC:")
     for note in notes:
-        connection.say(f"- {note}")
-    calls = protect_calls(image) + [restore.create_call(body)]
+        context.say(f"- {note}")
+    calls = protect_calls(image) + [restore_plan.create_call(body)]
     if args.dry_run:
         return show_calls(calls)
     protect(link, image)
@@ -138,24 +139,24 @@ def boot_new(args, link, server, image, deadline):
 
 
 def protect_calls(image):
-    return [] if image.get("protected") else [restore.protect_call(image["id"])]
+    return [] if image.get("protected") else [restore_plan.protect_call(image["id"])]
 
 
 def protect(link, image):
     if image.get("protected"):
         log.info(f"Image {image['id']} is already protected; to let rotation delete it again: "
-                 f"{restore.unprotect_hint(image['id'])}")
+                 f"{restore_plan.unprotect_hint(image['id'])}")
         return
     link.cloud.set_image_protected(image["id"], True)
     log.info(f"Image {image['id']} is now protected: no rotation or prune deletes it. When it is "
-             f"no longer needed: {restore.unprotect_hint(image['id'])}")
+             f"no longer needed: {restore_plan.unprotect_hint(image['id'])}")
 
 
 def show_calls(calls):
-    connection.say("Dry run: these calls would be made (nothing was changed):")
+    context.say("Dry run: these calls would be made (nothing was changed):")
     for call in calls:
-        connection.say(call.header())
-        connection.say(json.dumps(call.body, indent=2, sort_keys=True))
+        context.say(call.header())
+        context.say(json.dumps(call.body, indent=2, sort_keys=True))
     return EXIT_OK
 
 

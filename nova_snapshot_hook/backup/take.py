@@ -9,8 +9,8 @@ import os
 import signal
 import time
 
-from .errors import HookError
-from .log import log, redactor
+from ..errors import HookError
+from ..log import log, redactor
 
 GRACE = 5.0     # the watchdog fires this long after the deadline the code itself keeps
 
@@ -46,14 +46,14 @@ def watchdog(seconds, grace=GRACE, last_words=None):
 
 
 def load_credentials(settings, path=None, use_environment=False):
-    from .credentials import load_credentials as load
+    from ..cloud.credentials import load_credentials as load
     credentials = load(path or settings.credentials, use_environment=use_environment)
     redactor.add(*credentials.secrets())
     return credentials
 
 
 def resolve_server(settings, override=None, metadata_url=None):
-    from .identity import resolve_server_id
+    from ..cloud.identity import resolve_server_id
     url = settings.metadata_url if metadata_url is None else metadata_url
     return resolve_server_id(override or settings.server_id, settings.identity_root, url,
                              settings.metadata_timeout, settings_path=settings.path)
@@ -71,10 +71,10 @@ def take_backup(settings, request, timeout, credentials_path=None, use_environme
         log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
                  f"series {request.series}, rotation {request.rotation}.")
 
-        from . import token_cache
-        from .cloud import Cloud
-        from .lock import HostLock
-        from .snapshot import Snapshotter
+        from ..cloud import token_cache
+        from ..cloud.client import Cloud
+        from ..files import HostLock
+        from .snapshotter import Snapshotter
         with HostLock(settings.lock_path).acquire(deadline):
             cloud = Cloud(credentials, settings)
             token_cache.restore(cloud.session.auth, min_life=timeout)

@@ -15,10 +15,9 @@ import sys
 import time
 
 from . import policy
-from .apt_stream import read_stream
+from .stream import read_stream
 from .changes import build_changes
-from .run_state import (LAST_SNAPSHOT, LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME,
-                        PROGRAM, state_dir)
+from .state import LAST_SNAPSHOT, LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
 
 ABORT_APT = 99
 
@@ -78,7 +77,7 @@ def _read_apt_stream():
 def _strict_setting():
     """Strict mode from the settings, for failures that come before the settings are read."""
     try:
-        from .config import load_settings
+        from ..config import load_settings
         return load_settings().apt_strict
     except Exception:
         return False
@@ -144,8 +143,8 @@ def _write_state(name, text):
 
 
 def _decide_and_snapshot(argv, stream, changes, strict):
-    from .config import load_settings
-    from .errors import HookError
+    from ..config import load_settings
+    from ..errors import HookError
 
     try:
         settings = load_settings(argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None)
@@ -169,8 +168,8 @@ def _decide_and_snapshot(argv, stream, changes, strict):
             say(decision.reason)
         return 0
 
-    from .credentials import CredentialsNotConfigured
-    from .log import log, setup
+    from ..cloud.credentials import CredentialsNotConfigured
+    from ..log import log, setup
     setup(use_syslog=settings.syslog, prefix=PROGRAM)
     try:
         result = _snapshot(settings, changes, decision, current)
@@ -204,10 +203,10 @@ def _record_later_changes(decision, changes, previous, use_syslog):
 
 
 def _snapshot(settings, changes, decision, current):
-    from . import naming
-    from .backup import take_backup, watchdog
-    from .log import SUCCESS, log
-    from .snapshot import SnapshotRequest
+    from ..rules import naming
+    from ..backup.take import take_backup, watchdog
+    from ..log import SUCCESS, log
+    from ..backup.snapshotter import SnapshotRequest
 
     what = changes.summary(first=decision.lead, old_versions=False)
     log.info(f"Start OpenStack snapshot before apt changes packages: {changes.summary(first=decision.lead)}.")

@@ -16,7 +16,7 @@ Exit status: 0 fine, 1 some series stale, 2 some series failing (or the status c
 """
 
 from . import inventory
-from .attempts import FAILED
+from ..backup.attempts import FAILED
 
 TIERS = ("daily", "weekly", "monthly", "yearly")
 HOUR, DAY = 3600, 86400

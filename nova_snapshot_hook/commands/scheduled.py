@@ -11,9 +11,9 @@ import fcntl
 import os
 import time
 
-from . import schedule
-from .errors import EXIT_OK, ConfigError
-from .log import log
+from ..rules import schedule
+from ..errors import EXIT_OK, ConfigError
+from ..log import log
 
 STATE_PATH = "/var/lib/nova-snapshot-hook/schedule"     # "YYYY-MM-DD tier" of the last success
 STATE_ENVIRONMENT = "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE"  # another file (tests, a second config)
@@ -85,8 +85,8 @@ def read_state(path=None):
 
 
 def run(args):
-    from .config import load_settings
-    from .log import setup as setup_logging
+    from ..config import load_settings
+    from ..log import setup as setup_logging
     settings = load_settings(args.config)
     setup_logging(args.verbose, args.quiet, settings.syslog and not args.dry_run)
     if args.date and not args.dry_run:
@@ -94,8 +94,8 @@ def run(args):
     if args.dry_run:
         return dry_run(args, settings)
 
-    from .backup import load_credentials
-    from .credentials import CredentialsNotConfigured
+    from ..backup.take import load_credentials
+    from ..cloud.credentials import CredentialsNotConfigured
     try:
         credentials = load_credentials(settings, args.credentials, args.use_environment)
     except CredentialsNotConfigured as err:
@@ -121,8 +121,8 @@ def run(args):
                          f"[schedule] max_delay ({settings.schedule_max_delay:.0f} s).")
                 sleep(delay)
 
-        from .backup import take_backup, watchdog
-        from .snapshot import SnapshotRequest, report
+        from ..backup.take import take_backup, watchdog
+        from ..backup.snapshotter import SnapshotRequest, report
         request = SnapshotRequest(series=tier, rotation=getattr(settings, tier), wait="captured",
                                   method=settings.method, trigger="schedule",
                                   poll_interval=settings.poll_interval)
@@ -160,8 +160,8 @@ def dry_run(args, settings):
     else:
         print(f"Delay: {delay} s of at most {settings.schedule_max_delay:.0f} s "
               f"([schedule] max_delay; derived from {source}).")
-    from .cli import dry_run as show_request
-    from .snapshot import SnapshotRequest, action_body
+    from ..cli import dry_run as show_request
+    from ..backup.snapshotter import SnapshotRequest, action_body
     request = SnapshotRequest(series=tier, rotation=counts[tier], method=settings.method,
                               trigger="schedule")
     return show_request(args, settings, request, os.uname().nodename, action_body)

@@ -8,8 +8,8 @@ life exceeds the run's whole budget; keystoneauth drops it and authenticates aga
 import hashlib
 import os
 
-from .run_state import state_dir
-from .log import log
+from ..apt.state import state_dir
+from ..log import log
 
 
 def _path(plugin):

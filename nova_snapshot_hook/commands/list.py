@@ -2,8 +2,9 @@
 
 import json
 
-from . import connection, inventory
-from .errors import EXIT_OK
+from .. import context
+from ..rules import inventory
+from ..errors import EXIT_OK
 
 SERVER_HELP = "this server's id (default: settings, then detect)"
 
@@ -24,17 +25,17 @@ def add_parser(commands):
 
 
 def run(args):
-    settings = connection.load(args)
-    from .backup import watchdog
+    settings = context.load(args)
+    from ..backup.take import watchdog
     with watchdog(settings.timeout):
-        link = connection.connect(args, settings)
-        connection.warn_about_volumes(connection.server_or_none(link))
-        images = connection.server_images(link)
+        link = context.connect(args, settings)
+        context.warn_about_volumes(context.server_or_none(link))
+        images = context.server_images(link)
     if args.json:
         records = [inventory.record(image, link.server_id)
                    for image in inventory.newest_first(images)]
-        connection.say(json.dumps(records, indent=1, sort_keys=True))
+        context.say(json.dumps(records, indent=1, sort_keys=True))
     else:
         for line in inventory.list_lines(images, link.server_id):
-            connection.say(line)
+            context.say(line)
     return EXIT_OK

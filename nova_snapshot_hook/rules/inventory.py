@@ -17,7 +17,7 @@ import datetime
 import json
 import re
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .naming import METHOD_PROPERTY, PREFIX, SERIES_PROPERTY, SERVER_PROPERTY, is_ours, made_by_us
 
 NOT_GUARANTEED = "not-guaranteed"

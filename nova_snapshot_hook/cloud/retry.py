@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from .log import log
+from ..log import log
 
 RETRIES = 5
 MAX_WAIT = 60.0          # seconds, for one wait: a longer Retry-After is cut to this

@@ -13,8 +13,9 @@ from keystoneauth1 import session as ksa_session
 from keystoneauth1.identity import v3
 from novaclient import client as nova_client, exceptions as nova_exc
 
-from . import __version__, http_retry
-from .errors import ActionRefused, CloudError, CredentialsError, IdentityError
+from .. import __version__
+from . import retry
+from ..errors import ActionRefused, CloudError, CredentialsError, IdentityError
 
 MICROVERSION = "2.45"   # from 2.45 createBackup/createImage answer with the image id in the body
 IMAGE_PATCH = "application/openstack-images-v2.1-json-patch"
@@ -29,7 +30,7 @@ def _auth_plugin(credentials):
 
 def make_session(credentials, settings):
     """Build the session once; every adapter below shares its token and TLS settings."""
-    http = http_retry.mount(requests.Session())     # 429 and Retry-After waited out
+    http = retry.mount(requests.Session())     # 429 and Retry-After waited out
     if settings.https_proxy:
         # Neither cron nor apt passes a proxy environment: the settings name it.
         http.proxies = {"https": settings.https_proxy, "http": settings.https_proxy}

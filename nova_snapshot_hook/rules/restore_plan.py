@@ -9,7 +9,7 @@ prints exactly what a real run sends.
 """
 
 from . import inventory
-from .errors import ConfigError
+from ..errors import ConfigError
 
 IMAGE_PATCH = "application/openstack-images-v2.1-json-patch"
 REBUILD_STATES = ("active", "stopped", "error")

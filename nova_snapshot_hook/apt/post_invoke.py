@@ -6,7 +6,7 @@ whether the apt run succeeded (property nsh_outcome), so `list` can say "before:
 import os
 import sys
 
-from .run_state import LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
+from .state import LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
 
 DPKG_QUERY = "/usr/bin/dpkg-query"
 WAIT = 30.0      # seconds for the one Glance request; apt still holds its lock
@@ -101,9 +101,9 @@ def later_properties(image, chunks):
 
 def record(properties):
     """Write {image id: {property: value, "later": [chunks]}} with one session."""
-    from .backup import load_credentials, watchdog
-    from .cloud import Cloud
-    from .config import load_settings
+    from ..backup.take import load_credentials, watchdog
+    from ..cloud.client import Cloud
+    from ..config import load_settings
 
     settings = load_settings()
     with watchdog(WAIT):

@@ -14,7 +14,7 @@ multiarch pair is one change.
 Imports nothing: on the hook's fast path (hook-speed.md).
 """
 
-from .apt_stream import CONFIGURE, ERROR, PausedCycleCollection, Record
+from .stream import CONFIGURE, ERROR, PausedCycleCollection, Record
 
 INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REMOVAL = (
     "install", "upgrade", "downgrade", "reinstall", "remove")

@@ -7,7 +7,7 @@ made only of characters that Glance, shells and humans handle well. Our own prop
 
 import time
 
-from . import __version__
+from .. import __version__
 
 MAX_NAME = 255              # Glance's limit for a name, Nova's for createBackup's name
 MAX_PROPERTY_VALUE = 255    # Nova's limit for a createBackup/createImage metadata value

@@ -3,9 +3,10 @@
 import json
 import time
 
-from . import connection, inventory
-from .errors import EXIT_OK
-from .list_command import SERVER_HELP
+from .. import context
+from ..rules import inventory
+from ..errors import EXIT_OK
+from .list import SERVER_HELP
 
 
 def add_parser(commands):
@@ -24,14 +25,14 @@ def add_parser(commands):
 
 
 def run(args):
-    settings = connection.load(args)
-    from .backup import watchdog
+    settings = context.load(args)
+    from ..backup.take import watchdog
     with watchdog(settings.timeout):
-        link = connection.connect(args, settings)
-        image = connection.find_image(link, args.image)
+        link = context.connect(args, settings)
+        image = context.find_image(link, args.image)
     if args.json:
-        connection.say(json.dumps(inventory.scrub(image), indent=1, sort_keys=True))
+        context.say(json.dumps(inventory.scrub(image), indent=1, sort_keys=True))
     else:
         for line in inventory.detail_lines(image, link.server_id, now=time.time()):
-            connection.say(line)
+            context.say(line)
     return EXIT_OK

@@ -102,10 +102,10 @@ def _lock(fd):
 def outcome_of(error):
     """What take_backup records for an exception: None means "not an attempt, record nothing"
     (no credentials configured yet: nothing is supposed to happen)."""
-    from .credentials import CredentialsNotConfigured
+    from ..cloud.credentials import CredentialsNotConfigured
     if isinstance(error, CredentialsNotConfigured):
         return None
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
-    from .log import redactor
+    from ..log import redactor
     return redactor.mask(str(error) or type(error).__name__)

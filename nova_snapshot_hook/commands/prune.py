@@ -1,9 +1,10 @@
 """The `prune` command: apply the retention rules to our own images of this server."""
 
-from . import connection, naming, retention
-from .errors import EXIT_OK, ConfigError
-from .list_command import SERVER_HELP
-from .log import SUCCESS, log
+from .. import context
+from ..rules import naming, retention
+from ..errors import EXIT_OK, ConfigError
+from .list import SERVER_HELP
+from ..log import SUCCESS, log
 
 
 def _count(text):
@@ -38,23 +39,23 @@ def add_parser(commands):
 
 
 def run(args):
-    settings = connection.load(args, use_syslog=args.delete)
+    settings = context.load(args, use_syslog=args.delete)
     for series in args.series or ():
         problem = naming.check_series(series)
         if problem:
             raise ConfigError(f"bad --series '{series}': {problem}")
-    from .backup import watchdog
+    from ..backup.take import watchdog
     with watchdog(settings.timeout):
-        link = connection.connect(args, settings)
+        link = context.connect(args, settings)
         images = link.cloud.list_images(**{naming.SERVER_PROPERTY: link.server_id})
         plans = retention.plan(images, link.server_id, retention.configured_counts(settings),
                                keep=args.keep, only=tuple(args.series or ()))
         for line in retention.plan_lines(plans):
-            connection.say(line)
+            context.say(line)
         doomed = retention.to_delete(plans)
         if not args.delete:
             if doomed:
-                connection.say(f"Dry run: {len(doomed)} image(s) would be deleted; add --delete to delete "
+                context.say(f"Dry run: {len(doomed)} image(s) would be deleted; add --delete to delete "
                       "them.")
             return EXIT_OK
         for image in doomed:

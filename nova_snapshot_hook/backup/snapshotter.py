@@ -8,9 +8,9 @@ is captured -> on the createImage path, rotate our own images once the new one i
 import time
 from dataclasses import dataclass, field
 
-from . import capture, naming, rotation
-from .errors import ActionRefused, CaptureTimeout, CloudError
-from .log import SUCCESS, log
+from ..rules import capture, naming, rotation
+from ..errors import ActionRefused, CaptureTimeout, CloudError
+from ..log import SUCCESS, log
 
 TASK_STATE = "OS-EXT-STS:task_state"
 WAITS = ("captured", "active", "none")

@@ -6,10 +6,10 @@ it). One line per check, `OK:`, `FAIL:` or `SKIP:` (a check that needs a failed 
 only when every check passed. Meant to be run right after `dpkg-reconfigure`.
 """
 
-from . import inventory
-from .errors import EXIT_FAILURE, EXIT_OK, HookError
-from .list_command import SERVER_HELP
-from .log import log, redactor
+from ..rules import inventory
+from ..errors import EXIT_FAILURE, EXIT_OK, HookError
+from .list import SERVER_HELP
+from ..log import log, redactor
 
 IMAGE_QUOTAS = {"image_count_total": "images", "image_size_total": "image storage (MiB)",
                 "image_stage_total": "staging (MiB)", "image_count_uploading": "uploads"}
@@ -53,12 +53,12 @@ class Checks:
 
 
 def run(args):
-    from .config import load_settings
-    from .log import setup
+    from ..config import load_settings
+    from ..log import setup
     setup(args.verbose, args.quiet, use_syslog=False)
     checks = Checks()
     settings = checks.run("settings", lambda: _settings(load_settings(args.config)))
-    from .backup import watchdog
+    from ..backup.take import watchdog
     with watchdog(settings.timeout if settings else 600):
         credentials = checks.run("credentials", lambda s: _credentials(s, args), settings)
         cloud = checks.run("token", _token, settings, credentials)
@@ -81,7 +81,7 @@ def _settings(settings):
 
 
 def _credentials(settings, args):
-    from .backup import load_credentials
+    from ..backup.take import load_credentials
     credentials = load_credentials(settings, args.credentials, args.use_environment)
     kind = "application credential" if credentials.auth_type == "v3applicationcredential" \
         else "password"
@@ -89,7 +89,7 @@ def _credentials(settings, args):
 
 
 def _token(settings, credentials):
-    from .cloud import Cloud
+    from ..cloud.client import Cloud
     cloud = Cloud(credentials, settings)
     who = cloud.whoami()
     with cloud.translated("authenticating"):
@@ -99,7 +99,7 @@ def _token(settings, credentials):
 
 
 def _server(settings, cloud, args):
-    from .backup import resolve_server
+    from ..backup.take import resolve_server
     server_id, source = resolve_server(settings, args.server)
     server = cloud.get_server(server_id).to_dict()
     return "OK", (f"{server.get('name')} ({server_id}, from {source}): {server.get('status')}"

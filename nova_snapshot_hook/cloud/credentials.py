@@ -15,7 +15,7 @@ import re
 import stat
 from dataclasses import dataclass, fields
 
-from .errors import CredentialsError
+from ..errors import CredentialsError
 
 DEFAULT_PATH = "/etc/nova-snapshot-hook/credentials"
 

@@ -8,19 +8,18 @@ fresh their backups are.
 
 One keystoneauth session serves every worker: one token for the whole run (keystoneauth
 authenticates under a lock, and again when the token nears its end), one connection pool sized
-to the concurrency, and the rate-limit policy of http_retry.py. The rules (selection, pool,
-tables) are in fleet.py.
+to the concurrency, and the rate-limit policy of retry.py. The rules (selection, pool,
+tables) are in fleet_plan.py.
 """
 
 import json
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from . import fleet, naming
-from .cli import (DEFAULT_ROTATION, DEFAULT_SERIES, SNAPSHOT_HELP, add_backup_options,
-                  checked_backup_options)
-from .errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
-from .log import SUCCESS, log, redactor
+from ..rules import fleet_plan, naming
+from ..cli import DEFAULT_ROTATION, DEFAULT_SERIES, SNAPSHOT_HELP, add_backup_options, checked_backup_options
+from ..errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
+from ..log import SUCCESS, log, redactor
 
 FLEET_HELP = {
     "series": f"the series of every server, Nova's backup_type (default {DEFAULT_SERIES})",
@@ -39,7 +38,7 @@ EXIT_UNREADABLE = 2
 def _metadata(text):
     import argparse
     try:
-        return fleet.parse_metadata(text)
+        return fleet_plan.parse_metadata(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -47,7 +46,7 @@ def _metadata(text):
 def _age(text):
     import argparse
     try:
-        return fleet.parse_age(text)
+        return fleet_plan.parse_age(text)
     except (ValueError, IndexError):
         raise argparse.ArgumentTypeError(f"not an age such as 3600, 45m, 26h, 8d or 2w: {text!r}") \
             from None
@@ -87,7 +86,7 @@ def add_parser(commands):
         _add_selection(cmd),
         cmd.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
                          help=f"back up at most N servers at a time, 1 to "
-                              f"{fleet.MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")))
+                              f"{fleet_plan.MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")))
     snap.add_argument("--dry-run", action="store_true",
                       help="select the servers and print the requests; send no backup request")
     snap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -113,7 +112,7 @@ def add_parser(commands):
 
 # -- the edge ---------------------------------------------------------------------------------
 def _selection(args):
-    selection = fleet.Selection(args.everything, args.tags, args.metadata)
+    selection = fleet_plan.Selection(args.everything, args.tags, args.metadata)
     problem = selection.problem()
     if problem:
         raise ConfigError(problem)
@@ -121,8 +120,8 @@ def _selection(args):
 
 
 def _settings(args, use_syslog):
-    from .config import load_settings
-    from .log import setup
+    from ..config import load_settings
+    from ..log import setup
     settings = load_settings(args.config)
     setup(args.verbose, args.quiet, settings.syslog and use_syslog, args.json)
     return settings
@@ -130,12 +129,12 @@ def _settings(args, use_syslog):
 
 def connect(args, settings, pool_size, min_life):
     """One Cloud for the whole run: its session is shared by every worker."""
-    from . import http_retry, token_cache
-    from .backup import load_credentials
-    from .cloud import Cloud
+    from ..cloud import retry, token_cache
+    from ..backup.take import load_credentials
+    from ..cloud.client import Cloud
     credentials = load_credentials(settings, args.credentials, args.use_environment)
     cloud = Cloud(credentials, settings)
-    http_retry.mount(cloud.session.session, pool_size=pool_size)
+    retry.mount(cloud.session.session, pool_size=pool_size)
     token_cache.restore(cloud.session.auth, min_life=min_life)
     with cloud.translated("authenticating"):
         redactor.add(cloud.session.get_token())
@@ -162,7 +161,7 @@ def list_servers(cloud, selection):
 
 
 def selected_servers(cloud, selection):
-    servers = fleet.select(list_servers(cloud, selection), selection)
+    servers = fleet_plan.select(list_servers(cloud, selection), selection)
     if not servers:
         raise HookError(f"no server matches: {selection.describe()}",
                         fix="check the tag or metadata ('openstack server list --long' shows "
@@ -174,11 +173,11 @@ def selected_servers(cloud, selection):
 def run_snapshot(args):
     settings = _settings(args, use_syslog=True)
     timeout = checked_backup_options(args, settings)
-    if not 1 <= args.concurrency <= fleet.MAX_CONCURRENCY:
-        raise ConfigError(f"--concurrency {args.concurrency}: give 1 to {fleet.MAX_CONCURRENCY}")
+    if not 1 <= args.concurrency <= fleet_plan.MAX_CONCURRENCY:
+        raise ConfigError(f"--concurrency {args.concurrency}: give 1 to {fleet_plan.MAX_CONCURRENCY}")
     selection = _selection(args)
 
-    from .snapshot import SnapshotRequest
+    from ..backup.snapshotter import SnapshotRequest
     # Nothing waits on one server's capture, and every worker shares the cloud's API (and its
     # rate limit): look at each capture every poll_interval, not at the apt hook's quick pace,
     # and read Nova's task_state (one GET per worker, while Glance says queued) five times less
@@ -196,38 +195,38 @@ def run_snapshot(args):
     log.info(f"Fleet backup: {len(servers)} server{'s' if len(servers) != 1 else ''} "
              f"({selection.describe()}), series {request.series}, rotation {request.rotation}, "
              f"{min(args.concurrency, len(servers))} at a time.")
-    label = fleet.ThreadLabel()
+    label = fleet_plan.ThreadLabel()
     prefix = _LabelFilter(label)
     log.addFilter(prefix)
     # The workers' looks at their images share one Glance listing (image_poll.py), fetched at
     # most every half poll interval: one request where there were `concurrency`.
-    from .image_poll import SharedImagePoll
+    from ..cloud.image_poll import SharedImagePoll
     shared = SharedImagePoll(cloud, request.poll_interval / 2)
     started = time.monotonic()
     try:
-        outcomes = fleet.run_bounded(
+        outcomes = fleet_plan.run_bounded(
             servers, lambda server: backup_one(shared, server, request, timeout, label),
             args.concurrency, on_done=report_one)
     finally:
         log.removeFilter(prefix)
     seconds = time.monotonic() - started
-    code = fleet.exit_code(outcomes)
+    code = fleet_plan.exit_code(outcomes)
     if args.json:
-        print(json.dumps(fleet.summary_dict(outcomes, request.series, request.rotation,
+        print(json.dumps(fleet_plan.summary_dict(outcomes, request.series, request.rotation,
                                             args.concurrency, seconds), indent=1, sort_keys=True))
     else:
-        for line in fleet.summary_lines(outcomes, seconds):
+        for line in fleet_plan.summary_lines(outcomes, seconds):
             print(line, flush=True)
     return code
 
 
 def backup_one(cloud, server, request, timeout, label):
     """One server through the same Snapshotter as every other backup; never raises."""
-    from .snapshot import Snapshotter
+    from ..backup.snapshotter import Snapshotter
     server_id, name = server["id"], server.get("name") or ""
     label.set(name or server_id)
     started = time.monotonic()
-    outcome = fleet.Outcome(server_id, name)
+    outcome = fleet_plan.Outcome(server_id, name)
     try:
         result = Snapshotter(cloud, server_id, request, started + timeout,
                              name or server_id).run()
@@ -270,7 +269,7 @@ class _LabelFilter:
 
 
 def dry_run(args, servers, request):
-    from .snapshot import action_body
+    from ..backup.snapshotter import action_body
     calls = []
     for server in servers:
         name = naming.image_name(server.get("name") or server["id"], request.series)
@@ -316,12 +315,12 @@ def run_status(args):
             raise
         log.error(f"cannot read the backups: {redactor.mask(str(err))}")
         return EXIT_UNREADABLE
-    rows = fleet.freshness(servers, images, now, series=args.series, max_age=args.max_age)
-    code = fleet.freshness_exit_code(rows, args.max_age)
+    rows = fleet_plan.freshness(servers, images, now, series=args.series, max_age=args.max_age)
+    code = fleet_plan.freshness_exit_code(rows, args.max_age)
     if args.json:
         print(json.dumps({"time": int(now), "max_age_seconds": args.max_age, "exit_status": code,
                           "rows": [row.as_dict(now) for row in rows]}, indent=1, sort_keys=True))
     else:
-        for line in fleet.freshness_lines(rows, now):
+        for line in fleet_plan.freshness_lines(rows, now):
             print(line)
     return code

@@ -8,8 +8,8 @@ import logging
 import os
 import re
 
-from .config import DEFAULT_METADATA_URL as METADATA_URL, DEFAULT_PATH as SETTINGS_FILE
-from .errors import IdentityError
+from ..config import DEFAULT_METADATA_URL as METADATA_URL, DEFAULT_PATH as SETTINGS_FILE
+from ..errors import IdentityError
 
 DEFAULT_TIMEOUT = 2.0
 DMIDECODE = "/usr/sbin/dmidecode"

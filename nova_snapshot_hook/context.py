@@ -5,7 +5,7 @@ Every command builds its session here once and passes the Cloud down (keystoneau
 ../shared/docs/style.md). The token is registered with the redactor, so no output can carry it.
 """
 
-from . import inventory
+from .rules import inventory
 from .errors import IdentityError
 from .log import log, redactor
 
@@ -33,8 +33,8 @@ def load(args, use_syslog=False):
 
 
 def connect(args, settings):
-    from .backup import load_credentials, resolve_server
-    from .cloud import Cloud
+    from .backup.take import load_credentials, resolve_server
+    from .cloud.client import Cloud
     credentials = load_credentials(settings, args.credentials, args.use_environment)
     server_id, source = resolve_server(settings, getattr(args, "server", None))
     cloud = Cloud(credentials, settings)

@@ -5,10 +5,12 @@ import json
 import os
 import time
 
-from . import attempts, connection, health, inventory
-from .errors import ConfigError, HookError
-from .list_command import SERVER_HELP
-from .log import log
+from ..backup import attempts
+from .. import context
+from ..rules import freshness, inventory
+from ..errors import ConfigError, HookError
+from .list import SERVER_HELP
+from ..log import log
 
 
 def _moment(text):
@@ -41,39 +43,39 @@ def add_parser(commands):
 
 
 def run(args):
-    settings = connection.load(args)
+    settings = context.load(args)
     now = args.at if args.at is not None else time.time()
     recorded = attempts.read()
-    counts = {tier: getattr(settings, tier) for tier in health.TIERS}
+    counts = {tier: getattr(settings, tier) for tier in freshness.TIERS}
     counts[settings.apt_series] = settings.apt_rotation
 
-    from .backup import watchdog
+    from ..backup.take import watchdog
     try:
         with watchdog(settings.timeout):
-            link = connection.connect(args, settings)
-            images = connection.server_images(link)
+            link = context.connect(args, settings)
+            images = context.server_images(link)
     except HookError as err:
         log.error(f"cannot read the backups: {err}")
         if args.prometheus:
             server_id = args.server or settings.server_id or None
-            healths = health.judge([], recorded, server_id, counts, settings.apt_series, False,
+            healths = freshness.judge([], recorded, server_id, counts, settings.apt_series, False,
                                    settings.schedule_max_delay, now)
-            write_atomically(args.prometheus, health.prometheus_text(
-                healths, now, health.EXIT_UNREADABLE, cloud_up=False))
-        return health.EXIT_UNREADABLE
+            write_atomically(args.prometheus, freshness.prometheus_text(
+                healths, now, freshness.EXIT_UNREADABLE, cloud_up=False))
+        return freshness.EXIT_UNREADABLE
 
-    healths = health.judge(images, recorded, link.server_id, counts, settings.apt_series,
+    healths = freshness.judge(images, recorded, link.server_id, counts, settings.apt_series,
                            settings.apt_enabled, settings.schedule_max_delay, now)
-    code = health.exit_code(healths)
+    code = freshness.exit_code(healths)
     if args.prometheus:
-        write_atomically(args.prometheus, health.prometheus_text(healths, now, code))
+        write_atomically(args.prometheus, freshness.prometheus_text(healths, now, code))
     if args.json:
         report = {"server": link.server_id, "time": int(now), "exit_status": code,
                   "series": [h.as_dict(now) for h in healths]}
-        connection.say(json.dumps(report, indent=1, sort_keys=True))
+        context.say(json.dumps(report, indent=1, sort_keys=True))
     else:
-        for line in health.status_lines(healths, now):
-            connection.say(line)
+        for line in freshness.status_lines(healths, now):
+            context.say(line)
     return code
 
 
