@@ -23,7 +23,8 @@ of each upgraded package installed, and its seen-database is deleted before each
 shows the news, as the first run of a real upgrade does (checked). --no-network only turns off
 its `apt-get changelog` fallback, which its default which=news never reaches.
 
-Network: only Debian's mirror, by debootstrap and apt-get, and only while the root is made.
+Network: only the Debian mirror of the host's apt sources (`tests/e2e/debroot mirror`;
+NSH_DEBIAN_MIRROR overrides it), by debootstrap and apt-get, and only while the root is made.
 Without root privileges or debootstrap, or when the root cannot be made, it prints "skipped:
 why" and exits 0. A benchmark, not a test: it reports and never fails on the figures.
 

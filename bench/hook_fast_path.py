@@ -8,7 +8,7 @@ Runs whole processes, alternating, against the baseline `/usr/bin/python3 -I -c 
   settings-off a real stream that the settings settle ([apt] enabled = no; P1b, target 2.0x)
 Each hook process runs the real entry point (main.py, `apt-hook`) and reads the stream on fd 0
 (apt's InfoFD in real life); under the skip option the action lines are not parsed
-(policy.decide_skip_unparsed). A run that exits non-zero stops the benchmark.
+(policy.settle_by_stream). A run that exits non-zero stops the benchmark.
 Prints medians, the ratio to the baseline, peak RSS (getrusage(RUSAGE_CHILDREN) in a fresh
 process per command) and the modules the hook path imports beyond the baseline.
 apt-listchanges' hook on the same stream: bench/apt_listchanges.py (in a Debian root, since it

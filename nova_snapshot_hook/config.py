@@ -2,56 +2,146 @@
 
 Every key has a default, so a missing file means defaults. A bad value is reported with the file,
 the section and the key, never a traceback. Credentials live in their own conffile (credentials.py).
+
+TABLE below is the one list of the keys: their defaults, parsers and debconf questions. The
+shipped settings file, the man page's list and the debconf templates and checks are tested
+against it (tests/unit/test_settings_table.py).
+
+Nothing is imported at the top but what the interpreter has already loaded: the apt hook reads
+the settings on every run that gets past apt's stream, and apt/policy.py takes DEFAULT_IMPORTANT
+from here before that (doc/hook-speed.md).
 """
 
-import configparser
 import os
-
-from .errors import ConfigError
 
 DEFAULT_PATH = "/etc/nova-snapshot-hook/nova-snapshot-hook.conf"
 DEFAULT_CREDENTIALS = "/etc/nova-snapshot-hook/credentials"
 DEFAULT_METADATA_URL = "http://169.254.169.254/openstack/latest/meta_data.json"
 METHODS = ("auto", "backup", "image")
+OPERATION_WORDS = ("install", "upgrade", "downgrade", "remove", "reinstall")
+# Packages whose change can stop the VM from booting, from being reached, or from being
+# administered. Kernel headers are left out: they do not change what boots.
+DEFAULT_IMPORTANT = (
+    "linux-image-*", "grub*", "shim-signed*", "initramfs-tools*", "dracut*",
+    "libc6", "libc-bin", "systemd", "systemd-sysv", "udev",
+    "openssh-server", "libssl3*", "libpam*", "sudo",
+    "cloud-init", "ifupdown", "netplan.io", "dpkg", "apt",
+)
 
 
-DEFAULTS = {
-    "path": DEFAULT_PATH,
-    # [cloud]
-    "credentials": DEFAULT_CREDENTIALS,
-    "https_proxy": "",
-    "no_proxy": "",
-    "api_timeout": 30.0,  # one HTTP request; the whole run has its own deadline
-    # [server]
-    "server_id": "",  # empty: detect
-    "identity_root": "/",
-    "metadata_url": DEFAULT_METADATA_URL,
-    "metadata_timeout": 2.0,
-    # [snapshot]
-    "method": "auto",
-    "timeout": 600.0,  # the whole snapshot command, waits included
-    "poll_interval": 1.0,
-    "lock_path": "/run/lock/nova-snapshot-hook.lock",
-    "syslog": True,
+# The parsers: text of the file -> value; ValueError says what is wrong.
+def _at_least(kind, least, *, above=False, note=""):
+    """A parser of numbers of `kind` (int, float) of at least `least`, or above it."""
+    bound = f"greater than {least}" if above else f"{least} or more"
+
+    def parse(text):
+        value = kind(text)
+        if not (value > least if above else value >= least):   # NaN fails both
+            raise ValueError(f"must be {bound}{note}")
+        return value
+    return parse
+
+
+_count = _at_least(int, 0)
+_rotation = _at_least(int, 1, note=" (Nova's rotation 0 deletes the new backup too)")
+_seconds = _at_least(float, 0, note=" seconds")
+_positive_seconds = _at_least(float, 0, above=True, note=" seconds")
+
+
+def _method(text):
+    if text not in METHODS:
+        raise ValueError(f"must be one of {', '.join(METHODS)}")
+    return text
+
+
+def _boolean(text):
+    lowered = text.strip().lower()
+    if lowered in ("1", "yes", "true", "on"):
+        return True
+    if lowered in ("0", "no", "false", "off"):
+        return False
+    raise ValueError("must be yes or no")
+
+
+def _text(text):
+    return text.strip()
+
+
+def _words(text):
+    """A list of words, separated by spaces or commas."""
+    return tuple(word for word in text.replace(",", " ").split() if word)
+
+
+def _operations(text):
+    words = _words(text)
+    unknown = [word for word in words if word not in OPERATION_WORDS]
+    if unknown:
+        raise ValueError(f"unknown operation {unknown[0]!r}; known: {' '.join(OPERATION_WORDS)}")
+    return words
+
+
+def _series(text):
+    from .rules.naming import check_series
+    problem = check_series(text.strip())
+    if problem:
+        raise ValueError(problem)
+    return text.strip()
+
+
+class Key:
+    """One key of the settings file: [section] name, the Settings attribute, its default, its
+    parser, and the debconf question that manages it (None: dpkg-reconfigure does not ask)."""
+
+    __slots__ = ("section", "name", "attribute", "default", "parse", "question")
+
+    def __init__(self, section, name, attribute, default, parse, question=None):
+        self.section, self.name, self.attribute = section, name, attribute
+        self.default, self.parse, self.question = default, parse, question
+
+    def __repr__(self):
+        return f"Key([{self.section}] {self.name})"
+
+
+_Q = "nova-snapshot-hook/"
+TABLE = (
+    Key("server", "id", "server_id", "", _text, _Q + "server-id"),  # empty: detect
+    Key("server", "identity_root", "identity_root", "/", _text),
+    Key("server", "metadata_url", "metadata_url", DEFAULT_METADATA_URL, _text),
+    Key("server", "metadata_timeout", "metadata_timeout", 2.0, _positive_seconds),
+    Key("snapshot", "method", "method", "auto", _method),
+    Key("snapshot", "timeout", "timeout", 600.0, _positive_seconds),  # the whole run, waits included
+    Key("snapshot", "poll_interval", "poll_interval", 1.0, _positive_seconds),
+    Key("snapshot", "lock", "lock_path", "/run/lock/nova-snapshot-hook.lock", _text),
+    Key("cloud", "credentials", "credentials", DEFAULT_CREDENTIALS, _text),
+    Key("cloud", "https_proxy", "https_proxy", "", _text),
+    Key("cloud", "no_proxy", "no_proxy", "", _text),
+    Key("cloud", "api_timeout", "api_timeout", 30.0, _positive_seconds),  # one HTTP request
+    Key("log", "syslog", "syslog", True, _boolean),
     # [apt]: the apt hook (policy.HookPolicy takes the decision-making ones)
-    "apt_enabled": True,
-    "apt_series": "apt",
-    "apt_rotation": 5,
-    "apt_operations": ("install", "upgrade", "downgrade", "remove"),
-    "apt_include": (),
-    "apt_exclude": (),
-    "apt_important": None,  # None: policy.DEFAULT_IMPORTANT
-    "apt_min_interval": 600.0,
-    "apt_strict": False,
-    "apt_wait": 300.0,  # the longest apt waits for the capture (the lock is held)
+    Key("apt", "enabled", "apt_enabled", True, _boolean, _Q + "apt-enabled"),
+    Key("apt", "operations", "apt_operations", OPERATION_WORDS[:4], _operations,
+        _Q + "apt-operations"),
+    Key("apt", "rotation", "apt_rotation", 5, _rotation, _Q + "apt-rotation"),
+    Key("apt", "strict", "apt_strict", False, _boolean, _Q + "failure-policy"),
+    # the longest apt waits for the capture (the lock is held meanwhile)
+    Key("apt", "wait", "apt_wait", 300.0, _positive_seconds, _Q + "apt-wait"),
+    Key("apt", "series", "apt_series", "apt", _series),
+    Key("apt", "include", "apt_include", (), _words),
+    Key("apt", "exclude", "apt_exclude", (), _words),
+    Key("apt", "important", "apt_important", DEFAULT_IMPORTANT, _words),
+    Key("apt", "min_interval", "apt_min_interval", 600.0, _seconds),
     # [schedule]: how many backups each tier keeps; 0 switches the tier off
-    "daily": 7,
-    "weekly": 4,
-    "monthly": 12,
-    "yearly": 2,
-    "schedule_max_delay": 3600.0,  # per-host deterministic spread of the scheduled run
-    "schedule_wait": 1800.0,
-}
+    Key("schedule", "daily", "daily", 7, _count, _Q + "daily-rotation"),
+    Key("schedule", "weekly", "weekly", 4, _count, _Q + "weekly-rotation"),
+    Key("schedule", "monthly", "monthly", 12, _count, _Q + "monthly-rotation"),
+    Key("schedule", "yearly", "yearly", 2, _count, _Q + "yearly-rotation"),
+    # the per-host deterministic spread of the scheduled run
+    Key("schedule", "max_delay", "schedule_max_delay", 3600.0, _seconds),
+    Key("schedule", "wait", "schedule_wait", 1800.0, _positive_seconds),
+)
+DEFAULTS = {"path": DEFAULT_PATH, **{key.attribute: key.default for key in TABLE}}
+KEYS = {(key.section, key.name): key for key in TABLE}
+KNOWN_SECTIONS = {key.section for key in TABLE}
 
 
 class Settings:
@@ -79,114 +169,11 @@ class Settings:
         return f"Settings(path={self.path!r})"
 
 
-# (section, key) -> (attribute, parser)
-def _positive_float(text):
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be greater than 0")
-    return value
-
-
-def _method(text):
-    if text not in METHODS:
-        raise ValueError(f"must be one of {', '.join(METHODS)}")
-    return text
-
-
-def _boolean(text):
-    lowered = text.strip().lower()
-    if lowered in ("1", "yes", "true", "on"):
-        return True
-    if lowered in ("0", "no", "false", "off"):
-        return False
-    raise ValueError("must be yes or no")
-
-
-def _text(text):
-    return text.strip()
-
-
-def _count(text):
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be 0 or more")
-    return value
-
-
-def _rotation(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be 1 or more (Nova's rotation 0 deletes the new backup too)")
-    return value
-
-
-def _seconds(text):
-    value = float(text)
-    if value < 0:
-        raise ValueError("must be 0 or more seconds")
-    return value
-
-
-def _words(text):
-    """A list of words, separated by spaces or commas."""
-    return tuple(word for word in text.replace(",", " ").split() if word)
-
-
-OPERATION_WORDS = ("install", "upgrade", "downgrade", "remove", "reinstall")
-
-
-def _operations(text):
-    words = _words(text)
-    unknown = [word for word in words if word not in OPERATION_WORDS]
-    if unknown:
-        raise ValueError(f"unknown operation {unknown[0]!r}; known: {' '.join(OPERATION_WORDS)}")
-    return words
-
-
-def _series(text):
-    from .rules.naming import check_series
-    problem = check_series(text.strip())
-    if problem:
-        raise ValueError(problem)
-    return text.strip()
-
-
-KEYS = {
-    ("cloud", "credentials"): ("credentials", _text),
-    ("cloud", "https_proxy"): ("https_proxy", _text),
-    ("cloud", "no_proxy"): ("no_proxy", _text),
-    ("cloud", "api_timeout"): ("api_timeout", _positive_float),
-    ("server", "id"): ("server_id", _text),
-    ("server", "identity_root"): ("identity_root", _text),
-    ("server", "metadata_url"): ("metadata_url", _text),
-    ("server", "metadata_timeout"): ("metadata_timeout", _positive_float),
-    ("snapshot", "method"): ("method", _method),
-    ("snapshot", "timeout"): ("timeout", _positive_float),
-    ("snapshot", "poll_interval"): ("poll_interval", _positive_float),
-    ("snapshot", "lock"): ("lock_path", _text),
-    ("log", "syslog"): ("syslog", _boolean),
-    ("apt", "enabled"): ("apt_enabled", _boolean),
-    ("apt", "series"): ("apt_series", _series),
-    ("apt", "rotation"): ("apt_rotation", _rotation),
-    ("apt", "operations"): ("apt_operations", _operations),
-    ("apt", "include"): ("apt_include", _words),
-    ("apt", "exclude"): ("apt_exclude", _words),
-    ("apt", "important"): ("apt_important", _words),
-    ("apt", "min_interval"): ("apt_min_interval", _seconds),
-    ("apt", "strict"): ("apt_strict", _boolean),
-    ("apt", "wait"): ("apt_wait", _positive_float),
-    ("schedule", "daily"): ("daily", _count),
-    ("schedule", "weekly"): ("weekly", _count),
-    ("schedule", "monthly"): ("monthly", _count),
-    ("schedule", "yearly"): ("yearly", _count),
-    ("schedule", "max_delay"): ("schedule_max_delay", _seconds),
-    ("schedule", "wait"): ("schedule_wait", _positive_float),
-}
-KNOWN_SECTIONS = {section for section, _ in KEYS}
-
-
 def parse_settings(text, path):
     """Settings from the file's text; raises ConfigError naming path, section and key."""
+    import configparser
+    from .errors import ConfigError
+
     parser = configparser.ConfigParser(interpolation=None, strict=True)
     try:
         parser.read_string(text, source=path)
@@ -202,21 +189,23 @@ def parse_settings(text, path):
         if section not in KNOWN_SECTIONS:
             extra[section] = dict(parser[section])
             continue
-        for key, raw in parser[section].items():
-            if (section, key) not in KEYS:
-                raise ConfigError(f"{path}: unknown key '{key}' in [{section}]",
-                                  fix=f"remove or correct '{key}' in {path}")
-            attribute, convert = KEYS[(section, key)]
+        for name, raw in parser[section].items():
+            key = KEYS.get((section, name))
+            if key is None:
+                raise ConfigError(f"{path}: unknown key '{name}' in [{section}]",
+                                  fix=f"remove or correct '{name}' in {path}")
             try:
-                values[attribute] = convert(raw)
+                values[key.attribute] = key.parse(raw)
             except ValueError as err:
-                raise ConfigError(f"{path}: [{section}] {key} = {raw!r}: {err}",
-                                  fix=f"correct [{section}] {key} in {path}") from None
+                raise ConfigError(f"{path}: [{section}] {name} = {raw!r}: {err}",
+                                  fix=f"correct [{section}] {name} in {path}") from None
     return Settings(extra=extra, **values)
 
 
 def load_settings(path=None):
     """Read the settings file; a missing default file means defaults, a missing named one is an error."""
+    from .errors import ConfigError
+
     explicit = path is not None
     path = path or os.environ.get("NOVA_SNAPSHOT_HOOK_CONFIG") or DEFAULT_PATH
     try:

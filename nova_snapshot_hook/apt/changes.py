@@ -11,7 +11,7 @@ ambiguous or misleading: when the same name changes in more than one architectur
 (``libc6:i386`` alone). ``all`` never shows. Version 2 has no architectures, so there a
 multiarch pair is one change.
 
-Imports nothing: on the hook's fast path (hook-speed.md).
+Imports nothing: on the hook's fast path (doc/hook-speed.md).
 """
 
 from .stream import CONFIGURE, ERROR, PausedCycleCollection, Record
@@ -107,6 +107,12 @@ class ChangeSet:
             chunks.append(current)
         return chunks
 
+    def expected_versions(self):
+        """What dpkg should leave behind: {"name:arch": new version, or "-" once removed}
+        (apt-post-invoke compares it with what dpkg reports)."""
+        return {(f"{c.name}:{c.arch}" if c.arch else c.name): c.new_version or "-"
+                for c in self.changes}
+
     def __repr__(self):
         return f"ChangeSet({self.listing()!r}, configure_only={self.configure_only!r})"
 
@@ -124,7 +130,7 @@ def classify(old_version, direction, new_version):
 
 
 def build_changes(actions, native_arch=None):
-    """The ChangeSet of apt's action lines (``AptStream.actions``). ``native_arch`` is
+    """The ChangeSet of apt's parsed action lines (``ActionLines.parse()``). ``native_arch`` is
     APT::Architecture from the dump; it only decides where a name shows its architecture."""
     with PausedCycleCollection():
         return _build(actions, native_arch)

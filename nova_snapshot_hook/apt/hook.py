@@ -2,24 +2,26 @@
 
 apt stream -> change set -> decision -> backup. The exit status is a contract with the line in
 /etc/apt/apt.conf.d/80nova-snapshot-hook, which ends in `|| test $? -ne 99`: 99 aborts apt
-(strict mode only); every other status, a crash and a missing program let apt go on.
+(strict mode only); every other status, a crash and a missing program let apt go on
+(doc/apt-hook-protocol.md).
 
-The fast path (empty action list, skip option) decides from apt's stream alone, before the
-settings, logging or any cloud library is imported: it costs about one interpreter start-up.
-Under the skip option the action lines are not even parsed (policy.decide_skip_unparsed), so a
-2,000-package upgrade costs no more than a small one.
+The fast path (empty or configure-only action list, skip option) decides from apt's stream
+alone (policy.settle_by_stream), before the settings, logging or any cloud library is imported
+and before the action lines are parsed: it costs about one interpreter start-up, for a
+2,000-package upgrade too (doc/hook-speed.md).
 """
 
 import os
 import sys
 import time
 
-from . import policy
-from .stream import read_stream
+from . import policy, state
+from .stream import StreamError, read_stream
 from .changes import build_changes
-from .state import LAST_SNAPSHOT, LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
+from .state import MAX_CHANGE_PROPERTIES, PROGRAM
 
 ABORT_APT = 99
+CANNOT_READ = "cannot read apt's package list"
 
 
 def say(text, stream=None, level="INFO"):
@@ -30,26 +32,24 @@ def say(text, stream=None, level="INFO"):
 def main(argv):
     try:
         stream = _read_apt_stream()
+    except StreamError as err:                 # the VERSION line, the config, the reading
+        strict = err.config is not None and policy.require_option(err.config)
+        return failed(f"{CANNOT_READ}: {err}", strict or _strict_setting())
     except (OSError, ValueError) as err:       # a closed or wrong fd: nothing to read
-        return failed(f"cannot read apt's package list: {err}", _strict_setting())
-    strict = bool(stream.config.get_bool(policy.REQUIRE_KEY, False))
+        return failed(f"{CANNOT_READ}: {err}", _strict_setting())
+    strict = policy.require_option(stream.config)
     try:
-        if stream.error:                       # the VERSION line, the config, the reading
-            return failed(f"cannot read apt's package list: {stream.error}",
-                          strict or _strict_setting())
-        # Skip set: decided from the raw action lines, which are never checked line by line.
-        # A malformed line there therefore changes nothing: no backup was wanted, and in
-        # strict mode stopping apt would defeat the option that strict mode's own message
-        # offers as the way to go on without a backup.
-        settled = policy.decide_skip_unparsed(stream.config, stream.only_configures, os.environ)
+        # Settled here, the action lines are never checked line by line: a malformed one
+        # changes nothing then. No backup was wanted, and in strict mode stopping apt would
+        # defeat the skip option that strict mode's own message offers as the way on.
+        settled = policy.settle_by_stream(stream.config, stream.action_lines, os.environ)
         if settled is None:
-            if stream.parse_actions().error:
-                return failed(f"cannot read apt's package list: {stream.error}",
-                              strict or _strict_setting())
-            changes = build_changes(stream.actions, stream.config.get("APT::Architecture"))
-            settled = policy.decide_from_stream(changes, stream.config, os.environ)
-            if settled is None:
-                return _decide_and_snapshot(argv, stream, changes, strict)
+            try:
+                actions = stream.action_lines.parse()
+            except StreamError as err:
+                return failed(f"{CANNOT_READ}: {err}", strict or _strict_setting())
+            changes = build_changes(actions, stream.config.get("APT::Architecture"))
+            return _decide_and_snapshot(argv, stream, changes, strict)
         if settled.rule == policy.SKIP:
             say(settled.reason)
         return 0
@@ -68,9 +68,10 @@ def _read_apt_stream():
         raise ValueError("APT_HOOK_INFO_FD is not set and standard input is a terminal: "
                          "apt runs this command, with its package list")
     with os.fdopen(fd, "rb", closefd=fd != 0) as handle:
-        stream = read_stream(handle, actions=False)    # drained whole; lines parsed on demand
-    if not fd_text and not stream.error:
-        stream.error = "APT_HOOK_INFO_FD is not set (this command is run by apt)"
+        stream = read_stream(handle)           # drained whole; action lines left unparsed
+    if not fd_text:
+        raise StreamError("APT_HOOK_INFO_FD is not set (this command is run by apt)",
+                          stream.config)
     return stream
 
 
@@ -125,23 +126,6 @@ def _frontend_pid():
     return pid
 
 
-def _read_state(name):
-    try:
-        with open(os.path.join(state_dir(), name), encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
-def _write_state(name, text):
-    directory = state_dir()
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    temporary = os.path.join(directory, f".{name}.{os.getpid()}")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, os.path.join(directory, name))
-
-
 def _decide_and_snapshot(argv, stream, changes, strict):
     from ..config import load_settings
     from ..errors import HookError
@@ -154,11 +138,11 @@ def _decide_and_snapshot(argv, stream, changes, strict):
     hook_policy = policy.HookPolicy(
         enabled=settings.apt_enabled, operations=frozenset(settings.apt_operations),
         include=settings.apt_include, exclude=settings.apt_exclude,
-        important=settings.apt_important or policy.DEFAULT_IMPORTANT,
+        important=settings.apt_important,
         min_interval=settings.apt_min_interval, strict=strict)
-    current = policy.Transaction(stream.fingerprint(), _frontend_pid(), time.time(),
-                                 policy.frontend_name(stream.config))
-    previous = policy.Transaction.from_text(_read_state(LAST_SNAPSHOT) or "")
+    current = state.Transaction(stream.action_lines.fingerprint(), _frontend_pid(), time.time(),
+                                policy.frontend_name(stream.config))
+    previous = state.parse_last_snapshot(state.read(state.LAST_SNAPSHOT) or "")
     decision = policy.decide(changes, stream.config, hook_policy, os.environ, current, previous)
     if not decision.snapshot:
         # Printed, not logged: logging's import would cost this path a third of a start-up.
@@ -169,10 +153,11 @@ def _decide_and_snapshot(argv, stream, changes, strict):
         return 0
 
     from ..cloud.credentials import CredentialsNotConfigured
-    from ..log import log, setup
-    setup(use_syslog=settings.syslog, prefix=PROGRAM)
+    from ..context import Context
+    from ..log import log
     try:
-        result = _snapshot(settings, changes, decision, current)
+        with Context.for_settings(settings, prefix=PROGRAM) as ctx:
+            result = _snapshot(ctx, changes, decision, current)
     except CredentialsNotConfigured as err:
         if strict:
             return failed(str(err), strict)
@@ -180,8 +165,10 @@ def _decide_and_snapshot(argv, stream, changes, strict):
         return 0
     except HookError as err:
         return failed(str(err), strict)
-    _write_state(LAST_SNAPSHOT, current.replace(image_id=result.image_id).to_text())
-    _write_state(PENDING_OUTCOME, _expected_outcome(result.image_id, changes))
+    state.write(state.LAST_SNAPSHOT,
+                state.format_last_snapshot(current.replace(image_id=result.image_id)))
+    state.write(state.PENDING_OUTCOME,
+                state.format_pending_outcome(result.image_id, changes.expected_versions()))
     return 0
 
 
@@ -195,18 +182,16 @@ def _record_later_changes(decision, changes, previous, use_syslog):
         syslog.openlog("nova-snapshot-hook", syslog.LOG_PID)
         syslog.syslog(syslog.LOG_INFO, line)
     if previous.image_id:
-        earlier = _read_state(LATER_CHANGES) or f"image {previous.image_id}\n"
-        if not earlier.startswith(f"image {previous.image_id}\n"):
-            earlier = f"image {previous.image_id}\n"
-        _write_state(LATER_CHANGES, earlier + "".join(
-            f"changes {chunk}\n" for chunk in changes.listing_chunks()))
+        state.write(state.LATER_CHANGES, state.format_later_changes(
+            previous.image_id, changes.listing_chunks(), state.read(state.LATER_CHANGES)))
 
 
-def _snapshot(settings, changes, decision, current):
-    from ..rules import naming
-    from ..backup.take import take_backup, watchdog
-    from ..log import SUCCESS, log
+def _snapshot(ctx, changes, decision, current):
     from ..backup.snapshotter import SnapshotRequest
+    from ..backup.take import take_backup
+    from ..log import SUCCESS, log
+    from ..rules import naming
+    settings = ctx.settings
 
     what = changes.summary(first=decision.lead, old_versions=False)
     log.info(f"Start OpenStack snapshot before apt changes packages: {changes.summary(first=decision.lead)}.")
@@ -224,19 +209,8 @@ def _snapshot(settings, changes, decision, current):
     last_words = (f"{'ERROR' if strict else 'WARNING'}: {PROGRAM}no backup image before this apt "
                   f"run: the hard deadline passed. {'Strict mode: apt stops.' if strict else 'apt goes on.'}",
                   ABORT_APT if strict else 0)
-    with watchdog(settings.apt_wait, last_words=last_words):
-        result = take_backup(settings, request, settings.apt_wait)
+    with ctx.bounded(settings.apt_wait, last_words=last_words):
+        result = take_backup(ctx, request)
     log.log(SUCCESS, f"Backup image {result.name} ({result.image_id}) captured in "
                      f"{result.seconds:.1f} s; dpkg goes on.")
     return result
-
-
-def _expected_outcome(image_id, changes):
-    """What dpkg should have done, for apt-post-invoke: `image ID`, then `name:arch version`
-    lines (version `-` for a removal)."""
-    lines = [f"image {image_id}"]
-    for change in changes:
-        version = "-" if change.kind == "remove" else change.new_version
-        package = f"{change.name}:{change.arch}" if change.arch else change.name
-        lines.append(f"{package} {version}")
-    return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Decide whether an apt run gets a snapshot: pure functions of plain values, no I/O.
 
-The rules and their order are clarification 4 (shared/docs/clarifications.md); the first that
+The rules and their order are the decision precedence (doc/decisions.md); the first that
 matches wins:
   1. nothing changes (empty or configure-only action list)       -> no snapshot
   2. NovaSnapshotHook::Skip in apt's config, or the skip variable  -> no snapshot
@@ -13,14 +13,15 @@ matches wins:
   7. otherwise                                                     -> snapshot
 Strict mode travels in the decision; it only changes what a failure does.
 
-Rules 1 and 2 need only apt's stream, so ``decide_from_stream`` settles them before the settings
-are read; this module imports nothing else at the top for that reason (hook-speed.md). When the
-skip option or variable is set, ``decide_skip_unparsed`` settles them before the action lines are
-even parsed: rule 2 then only needs to know that rule 1 does not apply.
+Rules 1 and 2 need only apt's stream: ``settle_by_stream`` decides them, for the hook before
+the settings are read (and before the action lines are parsed), and for ``decide``, which adds
+rules 3-7. So it imports nothing else at the top but the settings table, config.py, which
+itself imports nothing (doc/hook-speed.md).
 """
 
+from ..config import DEFAULTS as SETTINGS
 from .stream import Record, parse_bool
-from .changes import DOWNGRADE, INSTALL, REINSTALL, REMOVAL, UPGRADE
+from .changes import DOWNGRADE, INSTALL, REINSTALL, REMOVAL, UPGRADE, ChangeSet
 
 SKIP_KEY = "NovaSnapshotHook::Skip"
 REQUIRE_KEY = "NovaSnapshotHook::Require"
@@ -29,16 +30,7 @@ COMMAND_LINE_KEY = "CommandLine::AsString"
 
 OPERATIONS = (INSTALL, UPGRADE, DOWNGRADE, REMOVAL, REINSTALL)
 # A reinstall puts back the version that is already there; it triggers only when configured.
-DEFAULT_OPERATIONS = frozenset((INSTALL, UPGRADE, DOWNGRADE, REMOVAL))
-# Packages whose change can stop the VM from booting, from being reached, or from being
-# administered. Kernel headers are left out: they do not change what boots.
-DEFAULT_IMPORTANT = (
-    "linux-image-*", "grub*", "shim-signed*", "initramfs-tools*", "dracut*",
-    "libc6", "libc-bin", "systemd", "systemd-sysv", "udev",
-    "openssh-server", "libssl3*", "libpam*", "sudo",
-    "cloud-init", "ifupdown", "netplan.io", "dpkg", "apt",
-)
-DEFAULT_MIN_INTERVAL = 600  # seconds; Ansible's one apt-get per task lands well inside it
+DEFAULT_OPERATIONS = frozenset(SETTINGS["apt_operations"])
 
 # Decision.rule values, one per rule above (6 has three).
 NOTHING, SKIP, DISABLED, SAME_TRANSACTION, MIN_INTERVAL, IMPORTANT = (
@@ -53,42 +45,10 @@ class HookPolicy(Record):
     __slots__ = ()
     _fields = ("enabled", "operations", "include", "exclude", "important", "min_interval",
                "strict")
-    _defaults = {"enabled": True, "operations": DEFAULT_OPERATIONS, "include": (), "exclude": (),
-                 "important": DEFAULT_IMPORTANT, "min_interval": DEFAULT_MIN_INTERVAL,
-                 "strict": False}
-
-
-class Transaction(Record):
-    """One hook run, as remembered for the last snapshot: the action list's fingerprint
-    (AptStream.fingerprint()), the frontend's pid, the time (epoch seconds), the frontend's
-    program name (frontend_name()), and the image taken, once known."""
-
-    __slots__ = ()
-    _fields = ("fingerprint", "frontend_pid", "time", "frontend", "image_id")
-    _defaults = {"frontend": "", "image_id": None}
-
-    def to_text(self):
-        return "".join(f"{name}={_one_line(value)}\n" for name, value in (
-            ("fingerprint", self.fingerprint), ("frontend_pid", self.frontend_pid),
-            ("time", repr(float(self.time))), ("frontend", self.frontend),
-            ("image_id", self.image_id)))
-
-    @classmethod
-    def from_text(cls, text):
-        """The record ``to_text`` wrote, or None for anything else (no previous snapshot)."""
-        try:
-            if isinstance(text, bytes):
-                text = text.decode("utf-8", "replace")
-            # split("\n"), not splitlines(): a frontend name may hold U+2028 and friends.
-            fields = dict(line.partition("=")[::2] for line in text.split("\n") if "=" in line)
-            pid = fields.get("frontend_pid") or None
-            return cls(fingerprint=fields["fingerprint"],
-                       frontend_pid=None if pid is None else int(pid),
-                       time=float(fields["time"]),
-                       frontend=fields.get("frontend", ""),
-                       image_id=fields.get("image_id") or None)
-        except (KeyError, ValueError, TypeError, AttributeError):
-            return None
+    _defaults = {"enabled": SETTINGS["apt_enabled"], "operations": DEFAULT_OPERATIONS,
+                 "include": SETTINGS["apt_include"], "exclude": SETTINGS["apt_exclude"],
+                 "important": SETTINGS["apt_important"],
+                 "min_interval": SETTINGS["apt_min_interval"], "strict": SETTINGS["apt_strict"]}
 
 
 class Decision(Record):
@@ -112,45 +72,35 @@ def is_unattended_upgrades(frontend):
     return frontend.startswith("unattended-upgrade")
 
 
-def decide_from_stream(changes, config, environ=None):
-    """Rules 1 and 2, which need no settings: a Decision, or None when the settings must
-    decide (then call ``decide``). Its ``strict`` knows only the Require option."""
-    strict = bool(config.get_bool(REQUIRE_KEY, False))
-    if changes.is_empty:
-        return Decision(False, NOTHING, _nothing_reason(changes), strict)
+def require_option(config):
+    """True when apt's config asks for strict mode (``-o NovaSnapshotHook::Require=true``)."""
+    return bool(config.get_bool(REQUIRE_KEY, False))
+
+
+def settle_by_stream(config, actions, environ=None):
+    """Rules 1 and 2, which apt's stream settles alone: a Decision, or None when the settings
+    must decide (then parse the action lines and call ``decide``).
+
+    ``actions``: the action list as far as it is known: the hook passes apt's unparsed
+    ActionLines, whose ``is_empty`` reads the raw bytes, so that a run settled here never
+    parses thousands of lines (doc/hook-speed.md: P1a); ``decide`` passes the ChangeSet. Both
+    agree on well-formed lines. Only a ChangeSet's rule-1 reason names the packages. The
+    Decision's ``strict`` knows only the Require option."""
+    strict = require_option(config)
+    if actions.is_empty:
+        return Decision(False, NOTHING, _nothing_reason(actions), strict)
     skip = _skip_reason(config, environ or {})
     if skip:
         return Decision(False, SKIP, skip, strict)
     return None
 
 
-def decide_skip_unparsed(config, only_configures, environ=None):
-    """Rules 1 and 2 for a run the skip option or variable settles, before the action lines
-    are parsed: a Decision, or None when skip is not set (then parse them and call
-    ``decide_from_stream``). ``only_configures``: a callable, true when no line unpacks,
-    removes or fails a package (``AptStream.only_configures``), asked only when skip is set.
-
-    Skip already means no snapshot; of the action lines only rule 1's question is left (is
-    anything changing? it decides whether the skip message is said), and the raw bytes answer
-    it. Parsing 4,000 lines of a large upgrade would cost the run half an interpreter start-up
-    (bench/hook_fast_path.py, skip-large). Same rule, strict and, for rule 2, reason as
-    ``decide_from_stream``; rule 1's reason cannot name the packages, which are not parsed."""
-    skip = _skip_reason(config, environ or {})
-    if not skip:
-        return None
-    strict = bool(config.get_bool(REQUIRE_KEY, False))
-    if only_configures():
-        return Decision(False, NOTHING, "no snapshot: nothing to change (the action list is"
-                        " empty or only configures packages already unpacked)", strict)
-    return Decision(False, SKIP, skip, strict)
-
-
 def decide(changes, config, policy, environ=None, current=None, previous=None):
     """All rules in order. ``changes``: a ChangeSet; ``config``: the AptConfig of the dump;
     ``policy``: HookPolicy; ``environ``: the hook's environment; ``current``: this run's
-    Transaction; ``previous``: the Transaction of the last snapshot taken, or None."""
-    strict = bool(policy.strict) or bool(config.get_bool(REQUIRE_KEY, False))
-    settled = decide_from_stream(changes, config, environ)
+    state.Transaction; ``previous``: the Transaction of the last snapshot taken, or None."""
+    strict = bool(policy.strict) or require_option(config)
+    settled = settle_by_stream(config, changes, environ)
     if settled is not None:
         return settled.replace(strict=strict)
     if not policy.enabled:
@@ -182,10 +132,13 @@ def decide(changes, config, policy, environ=None, current=None, previous=None):
     return Decision(True, CHANGES, f"snapshot: {changes.summary(first=lead)}", strict, lead=lead)
 
 
-def _nothing_reason(changes):
-    if not changes.configure_only:
+def _nothing_reason(actions):
+    if not isinstance(actions, ChangeSet):     # unparsed lines: no names to give
+        return ("no snapshot: nothing to change (the action list is empty or only configures"
+                " packages already unpacked)")
+    if not actions.configure_only:
         return "no snapshot: apt's action list is empty"
-    return f"no snapshot: nothing to change ({changes.summary()}, already unpacked)"
+    return f"no snapshot: nothing to change ({actions.summary()}, already unpacked)"
 
 
 def _skip_reason(config, environ):
@@ -230,8 +183,3 @@ def _match(change, globs):
         if fnmatchcase(qualified if ":" in glob else change.name, glob):
             return glob
     return None
-
-
-def _one_line(value):
-    text = "" if value is None else str(value)
-    return "".join(ch if ch >= " " else "?" for ch in text)

@@ -3,66 +3,33 @@ whether the apt run succeeded (property nsh_outcome), so `list` can say "before:
 -> failed". It never fails apt; with no backup taken in this run it only looks for a file.
 """
 
-import os
 import sys
 
-from .state import LATER_CHANGES, MAX_CHANGE_PROPERTIES, PENDING_OUTCOME, PROGRAM, state_dir
+from . import state
+from .state import MAX_CHANGE_PROPERTIES, PROGRAM
 
 DPKG_QUERY = "/usr/bin/dpkg-query"
 WAIT = 30.0      # seconds for the one Glance request; apt still holds its lock
 
 
 def main(argv):
-    pending, later = take(PENDING_OUTCOME), take(LATER_CHANGES)
+    pending, later = state.take(state.PENDING_OUTCOME), state.take(state.LATER_CHANGES)
     if pending is None and later is None:
         return 0
     try:
         properties = {}
-        image_id, expected = parse_pending(pending or "")
+        image_id, expected = state.parse_pending_outcome(pending or "")
         if image_id:
             result = outcome(expected, installed(list(expected)))
             properties[image_id] = {"nsh_outcome": result}
             print(f"INFO: {PROGRAM}backup image {image_id}: the apt run that followed it {result}.")
-        later_image, chunks = parse_later(later or "")
+        later_image, chunks = state.parse_later_changes(later or "")
         if later_image and chunks:
             properties.setdefault(later_image, {})["later"] = chunks
         record(properties)
     except Exception as err:           # never fail apt over a label
         print(f"WARNING: {PROGRAM}could not record the apt run's outcome: {err}", file=sys.stderr)
     return 0
-
-
-def take(name):
-    """Read and remove one state file; None when there is none."""
-    path = os.path.join(state_dir(), name)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        os.unlink(path)
-        return text
-    except OSError:
-        return None
-
-
-def parse_later(text):
-    """The file hook._record_later_changes wrote: (image id, [listing chunk, ...])."""
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("image "):
-        return None, []
-    return lines[0][len("image "):].strip(), [line[len("changes "):] for line in lines[1:]
-                                               if line.startswith("changes ")]
-
-
-def parse_pending(text):
-    """The file hook._expected_outcome wrote: (image id, {"name:arch": version or "-"})."""
-    image_id, expected = None, {}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "image":
-            image_id = value.strip() or None
-        elif key:
-            expected[key] = value.strip()
-    return image_id, expected
 
 
 def installed(packages):
@@ -101,13 +68,11 @@ def later_properties(image, chunks):
 
 def record(properties):
     """Write {image id: {property: value, "later": [chunks]}} with one session."""
-    from ..backup.take import load_credentials, watchdog
-    from ..cloud.client import Cloud
     from ..config import load_settings
+    from ..context import Context
 
-    settings = load_settings()
-    with watchdog(WAIT):
-        cloud = Cloud(load_credentials(settings), settings)
+    with Context.for_settings(load_settings(), prefix=PROGRAM) as ctx, ctx.bounded(WAIT):
+        cloud = ctx.cloud
         for image_id, wanted in properties.items():
             chunks = wanted.pop("later", [])
             if chunks:

@@ -1,10 +1,15 @@
 """Read the stream apt writes to a DPkg::Pre-Install-Pkgs hook (protocol version 3, or 2).
 
 The stream is ``VERSION 3``, apt's whole configuration as %-encoded ``key=value`` lines, a blank
-line, then one line per queued dpkg action (see shared/docs/apt-hook-protocol.md).
+line, then one line per queued dpkg action (doc/apt-hook-protocol.md).
 
-This module is on the hook's fast path, where a skip option or an empty action list settles the
-run: it imports nothing, because every import there is paid on every apt run (hook-speed.md).
+Two steps, each giving a complete value or raising StreamError, never a half-parsed stream:
+``read_stream`` drains the fd and parses the VERSION line and the config, leaving the action
+lines as bytes (ActionLines); ``ActionLines.parse()`` parses them. So a run that the skip
+option or an empty list settles never parses 2,000 action lines.
+
+This module is on the hook's fast path: it imports nothing, because every import there is paid
+on every apt run (doc/hook-speed.md).
 """
 
 PROGRAM = "/usr/sbin/nova-snapshot-hook"
@@ -130,56 +135,51 @@ def parse_bool(text, default=None):
     return default
 
 
-class AptStream:
-    """What a stream held. When ``error`` is set the stream was not what apt writes: the
-    fields hold what could be read, and must not be taken as the complete change.
+class StreamError(Exception):
+    """apt's stream could not be read, or is not what apt writes: one line naming what is wrong
+    and, where one applies, the apt.conf key to set.
 
-    Read with ``actions=False``, the action lines stay bytes until ``parse_actions()``: until
-    then ``actions`` is empty and ``error`` speaks only of the VERSION line and the config."""
+    ``config`` is apt's configuration as far as it could be read, or None: only so that a hook
+    that gives up still honours NovaSnapshotHook::Require. It is never a stream to go on with."""
 
-    __slots__ = ("version", "config", "actions", "error", "size", "_data", "_actions_at",
-                 "_unparsed_from")
+    def __init__(self, message, config=None):
+        super().__init__(message)
+        self.config = config
 
-    def __init__(self, version=None, config=None, actions=(), error=None, size=0,
-                 data=b"", actions_at=None, unparsed_from=None):
-        self.version = version
-        self.config = config if config is not None else AptConfig()
-        self.actions = tuple(actions)
-        self.error = error
-        self.size = size
-        # The action lines are data[actions_at:], left in place: slicing them out would copy
-        # (and fault in) the whole list once more on the skip path, which never needs them.
+
+class AptStream(Record):
+    """A stream read whole: the VERSION, apt's configuration, the action lines as read (not yet
+    parsed: ``action_lines.parse()``) and the stream's size in bytes. There is no partial
+    AptStream: what is not what apt writes raises StreamError instead."""
+
+    __slots__ = ()
+    _fields = ("version", "config", "action_lines", "size")
+
+
+class ActionLines:
+    """apt's action lines as read: enough to tell an empty or configure-only list and to
+    fingerprint it; ``parse()`` gives every line as an Action, or raises StreamError.
+
+    The bytes stay where they were read (``data[start:]``): slicing them out would copy, and
+    fault in, the whole list once more on the skip path, which never needs them."""
+
+    __slots__ = ("_data", "_start", "version", "first_line")
+
+    def __init__(self, data=b"", start=None, version=3, first_line=1):
         self._data = data
-        self._actions_at = len(data) if actions_at is None else actions_at
-        self._unparsed_from = unparsed_from  # line number of the first action line, if unparsed
+        self._start = len(data) if start is None else start
+        self.version = version
+        self.first_line = first_line   # the stream's line number of the first action line
 
     @property
-    def _action_bytes(self):
-        return self._data[self._actions_at:]
+    def is_empty(self):
+        """True when no line unpacks, removes or fails a package: the list is empty, or every
+        line ends in **CONFIGURE** (rule 1 of the decision precedence, doc/decisions.md).
 
-    def parse_actions(self):
-        """Parse the action lines a deferred read left as bytes (nothing to do otherwise).
-        An error in them is kept unless an earlier one (config, reading) is there already,
-        as a whole parse would report it."""
-        if self._unparsed_from is not None:
-            first_line, self._unparsed_from = self._unparsed_from, None
-            try:
-                actions, error = _parse_actions(self._action_bytes, self.version, first_line)
-            except Exception as exc:  # a parser bug must not abort apt (as in read_stream)
-                actions, error = (), f"parsing apt's stream failed (a bug, please report): {exc!r}"
-            self.actions = actions
-            self.error = self.error or error
-        return self
-
-    def only_configures(self):
-        """True when no action line unpacks, removes or fails a package: the list is empty,
-        or every line ends in **CONFIGURE** (clarification 4's rule 1: nothing changes).
-
-        Read from the raw bytes at C speed, so that a run the skip option settles can tell
-        rule 1 from rule 2 without parsing thousands of lines. On well-formed lines this is
-        exactly ``build_changes(...).is_empty``; a line cut short (no newline) counts as a
-        change, since what it was is unknown."""
-        data, start = self._data, self._actions_at
+        Read from the bytes at C speed, so that a run the stream settles never parses the
+        lines. On well-formed lines this is exactly ``build_changes(...).is_empty``; a line cut
+        short (no newline) counts as a change, since what it was is unknown."""
+        data, start = self._data, self._start
         if start >= len(data):
             return True
         if data[-1:] != b"\n":
@@ -194,23 +194,38 @@ class AptStream:
         """A digest of the action lines alone: apt's twin runs under unattended-upgrades send
         identical lists, and the list is what makes a transaction, not the config dump."""
         import hashlib  # only the settings-loaded path needs it
-        return hashlib.blake2b(self._action_bytes, digest_size=16).hexdigest()
+        return hashlib.blake2b(memoryview(self._data)[self._start:], digest_size=16).hexdigest()
+
+    def parse(self):
+        """Every action line as an Action, in apt's order (a tuple), or StreamError naming
+        the first line that is not what apt writes: never some of the lines."""
+        block = self._data[self._start:]
+        if not block:
+            return ()
+        try:
+            with PausedCycleCollection():
+                return _parse_action_lines(block, self.version, self.first_line)
+        except StreamError:
+            raise
+        except Exception as exc:  # a parser bug must not abort apt (as in read_stream)
+            raise StreamError(f"parsing apt's action lines failed (a bug, please report):"
+                              f" {exc!r}") from exc
 
     def __repr__(self):
-        return (f"AptStream(version={self.version!r}, actions={len(self.actions)}, "
-                f"config_items={len(self.config)}, error={self.error!r})")
+        return (f"ActionLines(version={self.version!r}, bytes={len(self._data) - self._start},"
+                f" first_line={self.first_line!r})")
 
 
-def read_stream(fileobj, program=PROGRAM, max_kept=MAX_KEPT_BYTES, actions=True):
-    """Read ``fileobj`` (binary) to EOF and parse it. Never raises on bad input.
+def read_stream(fileobj, program=PROGRAM, max_kept=MAX_KEPT_BYTES):
+    """Read ``fileobj`` (binary) to EOF and parse its VERSION line and config: an AptStream,
+    whose action lines are left as bytes. Raises StreamError, and nothing else, on bad input.
 
     Draining comes first: apt blocks on a full 64 KiB pipe while holding the dpkg lock, so
-    every byte is read even when the stream is garbage or too large to keep. With ``actions``
-    false the action lines are left unparsed (``AptStream.parse_actions``).
+    every byte is read even when the stream is garbage or too large to keep.
     """
     chunks = []
     kept = total = 0
-    read_error = None
+    problem = None
     try:
         while True:
             chunk = fileobj.read(READ_CHUNK)
@@ -224,52 +239,63 @@ def read_stream(fileobj, program=PROGRAM, max_kept=MAX_KEPT_BYTES, actions=True)
                 chunks.append(chunk)
                 kept += len(chunk)
     except Exception as exc:  # an unreadable fd must not abort apt
-        read_error = f"reading apt's stream failed after {total} bytes: {exc}"
+        problem = f"reading apt's stream failed after {total} bytes: {exc}"
     data = b"".join(chunks)
-    if read_error is None and total > max_kept:
-        read_error = (f"apt's stream is {total} bytes, more than the {max_kept} this hook reads;"
-                      " the rest was discarded")
+    if problem is None and total > max_kept:
+        problem = (f"apt's stream is {total} bytes, more than the {max_kept} this hook reads;"
+                   " the rest was discarded")
+    if problem is not None:
+        raise StreamError(problem, _config_as_far_as_read(data[:max_kept], program))
     try:
-        result = parse_stream(data[:max_kept], program, actions)
+        return parse_stream(data, program)
+    except StreamError:
+        raise
     except Exception as exc:  # a parser bug, caught here so that it cannot abort apt
-        result = AptStream(error=f"parsing apt's stream failed (a bug, please report): {exc!r}")
-    result.size = total
-    if read_error is not None:
-        result.error = read_error
-    return result
+        raise StreamError(f"parsing apt's stream failed (a bug, please report): {exc!r}") from exc
 
 
-def parse_stream(data, program=PROGRAM, actions=True):
-    """Parse a whole stream held in ``data`` (bytes). Never raises. With ``actions`` false,
-    stop after the config: the action lines wait for ``AptStream.parse_actions``."""
+def _config_as_far_as_read(data, program):
+    try:
+        return parse_stream(data, program).config
+    except StreamError as err:
+        return err.config
+    except Exception:
+        return None
+
+
+def parse_stream(data, program=PROGRAM):
+    """The AptStream of a whole stream held in ``data`` (bytes); StreamError when it is not
+    what apt writes. The action lines are not parsed (``AptStream.action_lines.parse()``)."""
     options = f"DPkg::Tools::Options::{program}"
     setting = f'set {options}::Version "3" and start the DPkg::Pre-Install-Pkgs line with {program}'
     first_end = data.find(b"\n")
     first = data if first_end < 0 else data[:first_end]
     if not data:
-        return AptStream(error=f"apt's stream is empty, no VERSION line (is APT_HOOK_INFO_FD "
-                               f"set? {setting}, with {options}::InfoFD \"20\")")
+        raise StreamError(f"apt's stream is empty, no VERSION line (is APT_HOOK_INFO_FD set? "
+                          f"{setting}, with {options}::InfoFD \"20\")")
     if not first.startswith(b"VERSION "):
         if first.startswith(b"/") and first.endswith(b".deb"):
-            return AptStream(error=f"apt sent a version-1 stream (.deb paths only): {setting}")
-        return AptStream(error=f"line 1 is {_show(first)}, not a VERSION line: {setting}")
+            raise StreamError(f"apt sent a version-1 stream (.deb paths only): {setting}")
+        raise StreamError(f"line 1 is {_show(first)}, not a VERSION line: {setting}")
     version_text = first[len(b"VERSION "):]
     if version_text not in (b"2", b"3"):
-        return AptStream(error=f"line 1: stream version {_show(version_text)} is not supported"
-                               f" (2 and 3 are): {setting}")
+        raise StreamError(f"line 1: stream version {_show(version_text)} is not supported"
+                          f" (2 and 3 are): {setting}")
     version = int(version_text)
     if first_end < 0:
-        return AptStream(version, error="the stream ends after its VERSION line: it was cut short")
+        raise StreamError("the stream ends after its VERSION line: it was cut short")
 
     config_end = data.find(b"\n\n", first_end)
     if config_end < 0:
-        return AptStream(version, error="the stream ends inside apt's configuration (no blank line"
-                                        " after it): it was cut short")
+        config, _ = _parse_config(data[first_end + 1:].rstrip(b"\n"), first_line=2)
+        raise StreamError("the stream ends inside apt's configuration (no blank line after it):"
+                          " it was cut short", config)
     config, error = _parse_config(data[first_end + 1:config_end], first_line=2)
+    if error is not None:
+        raise StreamError(error, config)
     first_action_line = data.count(b"\n", 0, config_end) + 3
-    stream = AptStream(version, config, (), error, len(data), data, config_end + 2,
-                       first_action_line)
-    return stream.parse_actions() if actions else stream
+    return AptStream(version, config, ActionLines(data, config_end + 2, version, first_action_line),
+                     len(data))
 
 
 def _parse_config(block, first_line):
@@ -284,13 +310,6 @@ def _parse_config(block, first_line):
             continue
         config._set(unquote(key), unquote(value))
     return config, error
-
-
-def _parse_actions(block, version, first_line):
-    if not block:
-        return (), None
-    with PausedCycleCollection():
-        return _parse_action_lines(block, version, first_line)
 
 
 class PausedCycleCollection:
@@ -312,12 +331,10 @@ def _parse_action_lines(block, version, first_line):
     # Decoding the block once, not field by field, keeps a 2000-package upgrade cheap;
     # backslashreplace never produces a space or newline, so the split is unchanged.
     lines = block.decode("utf-8", "backslashreplace").split("\n")
-    error = None
     if lines[-1]:
-        error = (f"line {first_line + len(lines) - 1}: the last action line has no newline:"
-                 " the stream was cut short")
-    else:
-        lines.pop()
+        raise StreamError(f"line {first_line + len(lines) - 1}: the last action line has no"
+                          " newline: the stream was cut short")
+    lines.pop()
     wanted = _V3_FIELDS if version >= 3 else _V2_FIELDS
     actions = []
     for number, line in enumerate(lines, first_line):
@@ -334,14 +351,13 @@ def _parse_action_lines(block, version, first_line):
             problem = (f"{_show(line)} does not have the {wanted} space-separated fields"
                        f" of a version-{version} action line")
         if problem:
-            error = error or f"line {number}: {problem}"
-            continue
+            raise StreamError(f"line {number}: {problem}")
         actions.append(_new_record(Action, (
             name, None if old == "-" else old, None if old_arch == "-" else old_arch,
             None if old_ma == "-" else old_ma, direction, None if new == "-" else new,
             None if new_arch == "-" else new_arch, None if new_ma == "-" else new_ma,
             action, number)))
-    return tuple(actions), error
+    return tuple(actions)
 
 
 def _check_action(name, old, direction, new, action):

@@ -9,13 +9,14 @@ backup.take_backup records every attempt (the snapshot command, the apt hook, th
      "last_success": 1794913600.0}}}
 
 Recording must never disturb a backup: record_attempt() raises nothing the caller has to handle
-beyond OSError, and backup.py swallows even that. Reading tolerates a missing or damaged file.
+beyond OSError, and take.py swallows even that. Reading tolerates a missing or damaged file.
 """
 
-import fcntl
 import json
 import os
 import time
+
+from ..files import FileLock, atomic_write
 
 DEFAULT_PATH = "/var/lib/nova-snapshot-hook/attempts"
 ENVIRONMENT = "NOVA_SNAPSHOT_HOOK_ATTEMPTS"
@@ -69,34 +70,11 @@ def read(path=None):
 def record_attempt(series, trigger, server_id, image_id=None, error=None, path=None, now=None):
     """Record one attempt: read, update and atomically replace the file under a short lock."""
     path = path or attempts_path()
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        _lock(lock_fd)
+    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+    with FileLock(path + ".lock").acquire(time.monotonic() + LOCK_WAIT):
         entries = updated(read(path), series, trigger, server_id,
                           time.time() if now is None else now, image_id, error)
-        temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render(entries))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        os.close(lock_fd)
-
-
-def _lock(fd):
-    end = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= end:
-                raise
-            time.sleep(0.05)
+        atomic_write(path, render(entries), mode=0o600, sync=True)
 
 
 def outcome_of(error):

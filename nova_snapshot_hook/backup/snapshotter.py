@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..rules import capture, naming, rotation
 from ..errors import ActionRefused, CaptureTimeout, CloudError
 from ..log import SUCCESS, log
+from ..text import Call
 
 TASK_STATE = "OS-EXT-STS:task_state"
 WAITS = ("captured", "active", "none")
@@ -57,6 +58,24 @@ def action_body(method, name, series, rotation_count, metadata):
         return "createImage", {"name": name, "metadata": metadata}
     return "createBackup", {"name": name, "backup_type": series, "rotation": rotation_count,
                             "metadata": metadata}
+
+
+def backup_call(server_id, hostname, request, method, name):
+    """The backup request for one server as a Call: `method` is "backup" or "image"."""
+    metadata = naming.clean_properties({
+        **naming.own_properties(server_id, request.series, hostname, request.trigger,
+                                "createImage" if method == "image" else "createBackup", name),
+        **request.properties})
+    action, body = action_body(method, name, request.series, request.rotation, metadata)
+    return Call("POST", "compute", f"/servers/{server_id}/action", {action: body})
+
+
+def planned_call(server_id, hostname, request):
+    """What a dry run shows: the request as it would first be sent (createImage only when the
+    method forces it; auto starts with createBackup)."""
+    name = request.name or naming.image_name(hostname, request.series)
+    return backup_call(server_id, hostname, request,
+                       "image" if request.method == "image" else "backup", name)
 
 
 class Snapshotter:
@@ -133,13 +152,9 @@ class Snapshotter:
 
     def ask(self, method, name):
         """Send the action; a 409 for a task in progress is waited out within the deadline."""
-        request = self.request
-        metadata = naming.clean_properties({
-            **naming.own_properties(self.server_id, request.series, self.hostname, request.trigger,
-                                    "createImage" if method == "image" else "createBackup", name),
-            **request.properties})
-        self.sent_properties = set(metadata)
-        action, body = action_body(method, name, request.series, request.rotation, metadata)
+        call = backup_call(self.server_id, self.hostname, self.request, method, name)
+        (action, body), = call.body.items()
+        self.sent_properties = set(body["metadata"])
         refused = None
         for _ in self.polls():
             try:

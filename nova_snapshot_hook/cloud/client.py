@@ -1,54 +1,27 @@
-"""The cloud edge: one keystoneauth session, Nova through novaclient, Glance through an adapter.
+"""The calls the tool makes: Nova through novaclient, Glance through a keystoneauth adapter, on
+one session that cloud/session.py builds.
 
 Imported only when a request is really made: keystoneauth1 and novaclient cost 10-15 interpreter
-start-ups (../shared/docs/hook-speed.md). Every failure leaves this module as a HookError whose
-line names the cause and the file or key to fix.
+start-ups (doc/hook-speed.md). Every failure leaves this module as a HookError whose line names
+the cause and the file or key to fix.
 """
 
 import contextlib
 
-import requests
 from keystoneauth1 import adapter, exceptions as ksa
-from keystoneauth1 import session as ksa_session
-from keystoneauth1.identity import v3
 from novaclient import client as nova_client, exceptions as nova_exc
 
-from .. import __version__
-from . import retry
+from ..text import IMAGE_PATCH, MICROVERSION
 from ..errors import ActionRefused, CloudError, CredentialsError, IdentityError
 
-MICROVERSION = "2.45"   # from 2.45 createBackup/createImage answer with the image id in the body
-IMAGE_PATCH = "application/openstack-images-v2.1-json-patch"
-
-
-def _auth_plugin(credentials):
-    kwargs = credentials.auth_kwargs()
-    if credentials.auth_type == "v3applicationcredential":
-        return v3.ApplicationCredential(**kwargs)
-    return v3.Password(**kwargs)
-
-
-def make_session(credentials, settings):
-    """Build the session once; every adapter below shares its token and TLS settings."""
-    http = retry.mount(requests.Session())     # 429 and Retry-After waited out
-    if settings.https_proxy:
-        # Neither cron nor apt passes a proxy environment: the settings name it.
-        http.proxies = {"https": settings.https_proxy, "http": settings.https_proxy}
-        if settings.no_proxy:
-            http.proxies["no_proxy"] = settings.no_proxy
-    verify = credentials.cacert or credentials.verify
-    cert = (credentials.cert, credentials.key) if credentials.cert and credentials.key else credentials.cert
-    return ksa_session.Session(auth=_auth_plugin(credentials), session=http, verify=verify,
-                               cert=cert or None, timeout=settings.api_timeout,
-                               user_agent=f"nova-snapshot-hook/{__version__}")
 
 
 class Cloud:
     """The few Nova and Glance calls a backup needs, with failures translated for the user."""
 
-    def __init__(self, credentials, settings, session=None):
+    def __init__(self, credentials, session):
         self.credentials = credentials
-        self.session = session or make_session(credentials, settings)
+        self.session = session
         where = dict(region_name=credentials.region_name or None, interface=credentials.interface)
         self.nova = nova_client.Client(MICROVERSION, session=self.session,
                                        endpoint_type=credentials.interface,

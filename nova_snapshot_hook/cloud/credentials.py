@@ -5,7 +5,7 @@ never run by a shell: a hook that sources a root-owned file of arbitrary shell w
 the file says, from apt and cron. Every message names the file, line or key to fix and never a value,
 because values may be secrets.
 
-Precedence (clarifications.md point 10): the conffile wins. OS_* variables are used only when the
+Precedence (doc/decisions.md): the conffile wins. OS_* variables are used only when the
 conffile holds no credentials, or when the caller asks for them explicitly, so that `sudo -E apt` cannot
 silently point the hook at another cloud.
 """
@@ -39,7 +39,7 @@ SECRET_FIELDS = ("password", "application_credential_secret")
 
 
 class CredentialsNotConfigured(CredentialsError):
-    """No credentials anywhere yet: scheduled runs stay silent (clarifications.md point 14)."""
+    """No credentials anywhere yet: scheduled runs stay silent (doc/decisions.md, Defaults)."""
 
 
 @dataclass(frozen=True, repr=False)

@@ -9,6 +9,7 @@ import hashlib
 import os
 
 from ..apt.state import state_dir
+from ..files import atomic_write
 from ..log import log
 
 
@@ -49,10 +50,6 @@ def save(plugin):
     path = _path(plugin)
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        temporary = f"{path}.{os.getpid()}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(state)
-        os.replace(temporary, path)
+        atomic_write(path, state, mode=0o600)
     except OSError as err:
         log.debug(f"could not write the token cache {path}: {err}")

@@ -1,14 +1,15 @@
 """The `check` command: is everything in place for backups, without taking one?
 
-settings -> credentials -> a token -> this server (GET /servers/{id}) -> permissions (its
+settings -> apt's own configuration (is the hook registered and on?) -> credentials -> a
+token -> this server (GET /servers/{id}) -> permissions (its
 instance actions, its images) -> quota (Nova's /limits; Glance's usage where the cloud reports
-it). One line per check, `OK:`, `FAIL:` or `SKIP:` (a check that needs a failed one); exit 0
-only when every check passed. Meant to be run right after `dpkg-reconfigure`.
+it). One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a check that needs a
+failed one); exit 0 only when every check passed or warned. Meant to be run right after `dpkg-reconfigure`.
 """
 
-from ..rules import inventory
+from .. import views
 from ..errors import EXIT_FAILURE, EXIT_OK, HookError
-from .list import SERVER_HELP
+from .options import add_server
 from ..log import log, redactor
 
 IMAGE_QUOTAS = {"image_count_total": "images", "image_size_total": "image storage (MiB)",
@@ -19,14 +20,16 @@ def add_parser(commands):
     cmd = commands.add_parser(
         "check", help="check settings, credentials, server, permissions and quota; no snapshot",
         description="Check, without taking a snapshot, that backups can work: the settings "
-                    "file, the credentials, a token from Keystone, this server's identity "
+                    "file, apt's configuration as apt reads it (the hook registered with "
+                    "stream version 3, not switched off by NovaSnapshotHook::Skip or a later "
+                    "file), the credentials, a token from Keystone, this server's identity "
                     "(confirmed with GET /servers/{id}), the permission to read its instance "
                     "actions and its images, and the quota where the cloud reports it (Nova's "
-                    "limits, Glance's image quota). One line per check, OK, FAIL or SKIP; exit "
-                    "status 0 only when every check passed. Attached volumes, which are not in "
+                    "limits, Glance's image quota). One line per check, OK, WARN, FAIL or SKIP; exit "
+                    "status 0 only when every check passed or warned. Attached volumes, which are not in "
                     "the images, are warned about.")
-    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
-    cmd.set_defaults(run=run, json=False)
+    add_server(cmd)
+    cmd.set_defaults(run=run)
 
 
 class Checks:
@@ -34,7 +37,7 @@ class Checks:
         self.failed = False
 
     def say(self, state, name, text):
-        if state != "OK":
+        if state not in ("OK", "WARN"):      # a WARN works, less well than it could
             self.failed = True
         print(redactor.mask(f"{state}: {name}: {text}"), flush=True)
 
@@ -52,23 +55,20 @@ class Checks:
         return value if state == "OK" else None
 
 
-def run(args):
-    from ..config import load_settings
-    from ..log import setup
-    setup(args.verbose, args.quiet, use_syslog=False)
+def run(ctx, args):
     checks = Checks()
-    settings = checks.run("settings", lambda: _settings(load_settings(args.config)))
-    from ..backup.take import watchdog
-    with watchdog(settings.timeout if settings else 600):
-        credentials = checks.run("credentials", lambda s: _credentials(s, args), settings)
-        cloud = checks.run("token", _token, settings, credentials)
-        identity = checks.run("server", lambda s, c: _server(s, c, args), settings, cloud)
+    settings = checks.run("settings", lambda: _settings(ctx.settings))
+    checks.run("apt hook", _apt_hook)
+    with ctx.bounded(settings.timeout if settings else 600):
+        credentials = checks.run("credentials", lambda s: _credentials(ctx), settings)
+        cloud = checks.run("token", lambda c: _token(ctx), credentials)
+        identity = checks.run("server", lambda c: _server(ctx, c), cloud)
         checks.run("instance actions", _instance_actions, cloud, identity)
         checks.run("images", _images, cloud, identity)
         checks.run("compute quota", _compute_quota, cloud)
         checks.run("image quota", _image_quota, cloud)
     if identity:
-        warning = inventory.volume_warning(identity[1])
+        warning = views.volume_warning(identity[1])
         if warning:
             log.warning(warning)
     return EXIT_FAILURE if checks.failed else EXIT_OK
@@ -80,31 +80,35 @@ def _settings(settings):
     return "OK", f"{where}; server id {settings.server_id or '(detect)'}", settings
 
 
-def _credentials(settings, args):
-    from ..backup.take import load_credentials
-    credentials = load_credentials(settings, args.credentials, args.use_environment)
+def _credentials(ctx):
+    credentials = ctx.credentials
     kind = "application credential" if credentials.auth_type == "v3applicationcredential" \
         else "password"
     return "OK", f"{credentials.source} ({kind}, {credentials.auth_url})", credentials
 
 
-def _token(settings, credentials):
-    from ..cloud.client import Cloud
-    cloud = Cloud(credentials, settings)
+def _token(ctx):
+    cloud = ctx.fresh_cloud()       # the credentials themselves, not a cached token
     who = cloud.whoami()
-    with cloud.translated("authenticating"):
-        redactor.add(cloud.session.get_token())
     return "OK", (f"user {who['user']} ({who['user_id']}) in project {who['project']} "
                   f"({who['project_id']}), valid until {who['expires']}"), cloud
 
 
-def _server(settings, cloud, args):
-    from ..backup.take import resolve_server
-    server_id, source = resolve_server(settings, args.server)
+def _server(ctx, cloud):
+    server_id, source = ctx.server
     server = cloud.get_server(server_id).to_dict()
     return "OK", (f"{server.get('name')} ({server_id}, from {source}): {server.get('status')}"
                   + (", boots from a volume (createImage path)" if not server.get("image") else "")
                   ), (server_id, server)
+
+
+def _apt_hook():
+    """apt's configuration as apt reads it (python-apt): is the hook registered and on?"""
+    from ..apt.registration import hook_registration
+    result = hook_registration()
+    for _, text in result.findings[1:]:
+        log.warning(text)
+    return result.state, result.text, result
 
 
 def _instance_actions(cloud, identity):

@@ -9,15 +9,17 @@ fresh their backups are.
 One keystoneauth session serves every worker: one token for the whole run (keystoneauth
 authenticates under a lock, and again when the token nears its end), one connection pool sized
 to the concurrency, and the rate-limit policy of retry.py. The rules (selection, pool,
-tables) are in fleet_plan.py.
+tables) are in rules/fleet_plan.py and views.py.
 """
 
 import json
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from ..rules import fleet_plan, naming
-from ..cli import DEFAULT_ROTATION, DEFAULT_SERIES, SNAPSHOT_HELP, add_backup_options, checked_backup_options
+from .. import views
+from ..rules import fleet_plan, freshness
+from .options import (DEFAULT_ROTATION, DEFAULT_SERIES, METHOD_HELP, add_backup_options,
+                      check_series, checked_backup_options)
 from ..errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
 from ..log import SUCCESS, log, redactor
 
@@ -28,7 +30,7 @@ FLEET_HELP = {
     "timeout": "give up on a server after this long, waits included (default: settings, 600)",
     "wait": "a server is done once its disk is captured (default), its image is active, or right "
             "after the request",
-    "method": SNAPSHOT_HELP["method"],
+    "method": METHOD_HELP,
 }
 DEFAULT_CONCURRENCY = 4
 FLEET_TASK_STATE_EVERY = 5       # poll intervals between a worker's reads of task_state
@@ -90,19 +92,20 @@ def add_parser(commands):
     snap.add_argument("--dry-run", action="store_true",
                       help="select the servers and print the requests; send no backup request")
     snap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    snap.set_defaults(run=run_snapshot)
+    snap.set_defaults(run=run_snapshot, syslog=True)
 
     status = actions.add_parser(
         "status", help="the newest backup of each series of every selected server",
         description="Show, for every selected server and each series of its backups, the "
                     "newest active backup, its age, the state of the newest image and how many "
-                    "active backups are kept. Exit status: 0, or 1 with --max-age when a "
-                    "server has no backup (of a --series) newer than that; 2 when the status "
-                    "cannot be read.")
+                    "active backups are kept. A series is stale with --max-age when it has no "
+                    "backup newer than that, failing when its newest image is killed (a failed "
+                    "upload). Exit status: 0 fine, 1 a series is stale, 2 a series is failing "
+                    "or the status cannot be read.")
     _add_selection(status)
     status.add_argument("--series", action="append", default=[], metavar="BACKUP_TYPE",
-                        help="only this series (repeat for more); a server without it shows "
-                             "'none'")
+                        help="only this series (repeat for more); a server without it shows it "
+                             "with no backup")
     status.add_argument("--max-age", type=_age, metavar="AGE",
                         help="a backup older than AGE is stale: seconds, or with m, h, d or w "
                              "(26h, 8d)")
@@ -117,29 +120,6 @@ def _selection(args):
     if problem:
         raise ConfigError(problem)
     return selection
-
-
-def _settings(args, use_syslog):
-    from ..config import load_settings
-    from ..log import setup
-    settings = load_settings(args.config)
-    setup(args.verbose, args.quiet, settings.syslog and use_syslog, args.json)
-    return settings
-
-
-def connect(args, settings, pool_size, min_life):
-    """One Cloud for the whole run: its session is shared by every worker."""
-    from ..cloud import retry, token_cache
-    from ..backup.take import load_credentials
-    from ..cloud.client import Cloud
-    credentials = load_credentials(settings, args.credentials, args.use_environment)
-    cloud = Cloud(credentials, settings)
-    retry.mount(cloud.session.session, pool_size=pool_size)
-    token_cache.restore(cloud.session.auth, min_life=min_life)
-    with cloud.translated("authenticating"):
-        redactor.add(cloud.session.get_token())
-    token_cache.save(cloud.session.auth)
-    return cloud
 
 
 def list_servers(cloud, selection):
@@ -170,8 +150,8 @@ def selected_servers(cloud, selection):
 
 
 # -- fleet snapshot ---------------------------------------------------------------------------
-def run_snapshot(args):
-    settings = _settings(args, use_syslog=True)
+def run_snapshot(ctx, args):
+    settings = ctx.settings
     timeout = checked_backup_options(args, settings)
     if not 1 <= args.concurrency <= fleet_plan.MAX_CONCURRENCY:
         raise ConfigError(f"--concurrency {args.concurrency}: give 1 to {fleet_plan.MAX_CONCURRENCY}")
@@ -187,7 +167,8 @@ def run_snapshot(args):
                               poll_interval=settings.poll_interval,
                               capture_step=settings.poll_interval,
                               task_state_every=FLEET_TASK_STATE_EVERY * settings.poll_interval)
-    cloud = connect(args, settings, pool_size=args.concurrency, min_life=timeout)
+    ctx.pool_size, ctx.token_life = args.concurrency, timeout   # one session for every worker
+    cloud = ctx.cloud
     servers = selected_servers(cloud, selection)
     if args.dry_run:
         return dry_run(args, servers, request)
@@ -215,7 +196,7 @@ def run_snapshot(args):
         print(json.dumps(fleet_plan.summary_dict(outcomes, request.series, request.rotation,
                                             args.concurrency, seconds), indent=1, sort_keys=True))
     else:
-        for line in fleet_plan.summary_lines(outcomes, seconds):
+        for line in views.fleet_summary_lines(outcomes, seconds):
             print(line, flush=True)
     return code
 
@@ -269,43 +250,34 @@ class _LabelFilter:
 
 
 def dry_run(args, servers, request):
-    from ..backup.snapshotter import action_body
-    calls = []
-    for server in servers:
-        name = naming.image_name(server.get("name") or server["id"], request.series)
-        method = "image" if request.method == "image" else "backup"
-        metadata = naming.clean_properties(naming.own_properties(
-            server["id"], request.series, server.get("name") or server["id"], request.trigger,
-            "createImage" if method == "image" else "createBackup", name))
-        action, body = action_body(method, name, request.series, request.rotation, metadata)
-        calls.append({"server": server["id"], "name": server.get("name"), "method": "POST",
-                      "path": f"/servers/{server['id']}/action", "body": {action: body}})
+    from ..backup.snapshotter import planned_call
+    calls = [(server, planned_call(server["id"], server.get("name") or server["id"], request))
+             for server in servers]
     if args.json:
-        print(json.dumps(calls, indent=1, sort_keys=True))
+        print(json.dumps([{"server": server["id"], "name": server.get("name"), **call.as_dict()}
+                          for server, call in calls], indent=1, sort_keys=True))
     else:
-        for call in calls:
-            body = call["body"]
-            action = next(iter(body))
-            print(f"{call['name'] or '-'} ({call['server']}): POST <compute>{call['path']}  "
-                  f"{action} name={body[action]['name']}"
-                  + (f" backup_type={body[action]['backup_type']} "
-                     f"rotation={body[action]['rotation']}" if action == "createBackup" else ""))
+        for server, call in calls:
+            (action, body), = call.body.items()
+            print(f"{server.get('name') or '-'} ({server['id']}): POST <compute>{call.path}  "
+                  f"{action} name={body['name']}"
+                  + (f" backup_type={body['backup_type']} rotation={body['rotation']}"
+                     if action == "createBackup" else ""))
         print(f"{len(calls)} server{'s' if len(calls) != 1 else ''} selected; nothing sent "
               "(--dry-run).")
     return 0
 
 
 # -- fleet status -----------------------------------------------------------------------------
-def run_status(args):
-    settings = _settings(args, use_syslog=False)
+def run_status(ctx, args):
+    settings = ctx.settings
     selection = _selection(args)
     for series in args.series:
-        problem = naming.check_series(series)
-        if problem:
-            raise ConfigError(f"bad --series '{series}': {problem}")
+        check_series(series)
     now = time.time()
     try:
-        cloud = connect(args, settings, pool_size=1, min_life=settings.api_timeout * 4)
+        ctx.token_life = settings.api_timeout * 4
+        cloud = ctx.cloud
         servers = selected_servers(cloud, selection)
         with cloud.translated("reading the project id"):
             project_id = cloud.session.get_project_id()
@@ -316,11 +288,11 @@ def run_status(args):
         log.error(f"cannot read the backups: {redactor.mask(str(err))}")
         return EXIT_UNREADABLE
     rows = fleet_plan.freshness(servers, images, now, series=args.series, max_age=args.max_age)
-    code = fleet_plan.freshness_exit_code(rows, args.max_age)
+    code = freshness.exit_code(rows)
     if args.json:
         print(json.dumps({"time": int(now), "max_age_seconds": args.max_age, "exit_status": code,
                           "rows": [row.as_dict(now) for row in rows]}, indent=1, sort_keys=True))
     else:
-        for line in fleet_plan.freshness_lines(rows, now):
+        for line in views.fleet_status_lines(rows, now):
             print(line)
     return code

@@ -2,12 +2,12 @@
 
 import json
 
-from .. import context
+from .. import views
+from ..context import say
 from ..rules import inventory
+from . import lookup
+from .options import add_server
 from ..errors import EXIT_OK
-
-SERVER_HELP = "this server's id (default: settings, then detect)"
-
 
 def add_parser(commands):
     cmd = commands.add_parser(
@@ -19,23 +19,20 @@ def add_parser(commands):
                     "the apt run succeeded. Mark P: protected from rotation; mark !: the capture "
                     "is not guaranteed to precede what followed. Attached volumes are not in the "
                     "images: the command warns when the server has any.")
-    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
+    add_server(cmd)
     cmd.add_argument("--json", action="store_true", help="print the images as a JSON array on stdout")
     cmd.set_defaults(run=run)
 
 
-def run(args):
-    settings = context.load(args)
-    from ..backup.take import watchdog
-    with watchdog(settings.timeout):
-        link = context.connect(args, settings)
-        context.warn_about_volumes(context.server_or_none(link))
-        images = context.server_images(link)
+def run(ctx, args):
+    with ctx.bounded(ctx.settings.timeout):
+        lookup.warn_about_volumes(lookup.server_or_none(ctx))
+        images = lookup.server_images(ctx)
     if args.json:
-        records = [inventory.record(image, link.server_id)
+        records = [inventory.record(image, ctx.server_id)
                    for image in inventory.newest_first(images)]
-        context.say(json.dumps(records, indent=1, sort_keys=True))
+        say(json.dumps(records, indent=1, sort_keys=True))
     else:
-        for line in inventory.list_lines(images, link.server_id):
-            context.say(line)
+        for line in views.list_lines(images, ctx.server_id):
+            say(line)
     return EXIT_OK

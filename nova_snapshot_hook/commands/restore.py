@@ -4,13 +4,14 @@ find the image -> read the server -> refuse what must not be done -> print the p
 --dry-run, the calls) -> protect the image -> rebuild or create -> wait until the server is back.
 """
 
-import json
 import time
 
-from .. import context
+from ..context import say
 from ..rules import inventory, restore_plan
 from ..errors import EXIT_OK, CloudError, ConfigError
-from .list import SERVER_HELP
+from ..text import call_lines, format_time
+from . import lookup
+from .options import add_server, checked_timeout
 from ..log import SUCCESS, log
 
 TASK_STATE = restore_plan.TASK_STATE
@@ -50,12 +51,12 @@ def add_parser(commands):
                      help="give up waiting after this long (default: settings, 600)")
     cmd.add_argument("--no-wait", action="store_true",
                      help="return once the request is accepted, without waiting for the server")
-    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
-    cmd.set_defaults(run=run, json=False)
+    add_server(cmd)
+    cmd.set_defaults(run=run, syslog=lambda args: not args.dry_run)
 
 
-def run(args):
-    settings = context.load(args, use_syslog=not args.dry_run)
+def run(ctx, args):
+    settings = ctx.settings
     new_only = ("flavor", "network", "no_network", "key_name", "security_group",
                 "availability_zone")
     if args.rebuild and any(getattr(args, name) for name in new_only):
@@ -65,72 +66,68 @@ def run(args):
         raise ConfigError("--network and --no-network exclude each other")
     if args.new is not None and not args.new.strip():
         raise ConfigError("--new needs a server name")
-    timeout = args.timeout or settings.timeout
-    if timeout <= 0:
-        raise ConfigError("--timeout must be greater than 0")
+    timeout = checked_timeout(args.timeout, settings)
 
-    from ..backup.take import watchdog
-    with watchdog(timeout):
-        link = context.connect(args, settings)
-        image = context.find_image(link, args.image)
-        server = link.cloud.get_server(link.server_id).to_dict()
+    with ctx.bounded(timeout) as deadline:
+        image = lookup.find_image(ctx, args.image)
+        server = ctx.cloud.get_server(ctx.server_id).to_dict()
         if args.rebuild:
-            return rebuild(args, link, server, image, time.monotonic() + timeout)
-        return boot_new(args, link, server, image, time.monotonic() + timeout)
+            return rebuild(ctx, args, server, image, deadline)
+        return boot_new(ctx, args, server, image, deadline)
 
 
-def rebuild(args, link, server, image, deadline):
+def rebuild(ctx, args, server, image, deadline):
     for line in restore_plan.rebuild_explanation(server, image, time.time()):
-        context.say(line)
-    problems = restore_plan.rebuild_refusals(server, image, link.server_id, args.force)
+        say(line)
+    problems = restore_plan.rebuild_refusals(server, image, ctx.server_id, args.force)
     if problems:
         raise ConfigError("refusing to rebuild: " + "; ".join(problems))
-    calls = protect_calls(image) + [restore_plan.rebuild_call(link.server_id, image["id"])]
+    calls = protect_calls(image) + [restore_plan.rebuild_call(ctx.server_id, image["id"])]
     if args.dry_run:
         return show_calls(calls)
     if not args.yes:
         raise ConfigError("refusing to rebuild without --yes",
                           fix="read the lines above, then add --yes to confirm")
-    protect(link, image)
+    protect(ctx, image)
     rebuild_body = calls[-1].body["rebuild"]
-    log.info(f"Rebuilding server {server.get('name')} ({link.server_id}) from {image['id']}.")
-    link.cloud.server_action(link.server_id, "rebuild", rebuild_body)
+    log.info(f"Rebuilding server {server.get('name')} ({ctx.server_id}) from {image['id']}.")
+    ctx.cloud.server_action(ctx.server_id, "rebuild", rebuild_body)
     if args.no_wait:
-        log.log(SUCCESS, f"Rebuild of server {link.server_id} from {image['id']} accepted.")
+        log.log(SUCCESS, f"Rebuild of server {ctx.server_id} from {image['id']} accepted.")
         return EXIT_OK
-    done = wait_for_server(link.cloud, link.server_id, deadline, image_id=image["id"])
-    log.log(SUCCESS, f"Server {done.get('name')} ({link.server_id}) rebuilt from "
+    done = wait_for_server(ctx.cloud, ctx.server_id, deadline, image_id=image["id"])
+    log.log(SUCCESS, f"Server {done.get('name')} ({ctx.server_id}) rebuilt from "
                      f"{image.get('name')} ({image['id']}): {done.get('status')}.")
     return EXIT_OK
 
 
-def boot_new(args, link, server, image, deadline):
+def boot_new(ctx, args, server, image, deadline):
     problems = restore_plan.new_server_refusals(image)
     if problems:
         raise ConfigError("refusing to boot a server: " + "; ".join(problems))
     interfaces = [] if (args.network or args.no_network) else \
-        link.cloud.server_interfaces(link.server_id)
-    flavor = link.cloud.flavor_id(args.flavor) if args.flavor else None
+        ctx.cloud.server_interfaces(ctx.server_id)
+    flavor = ctx.cloud.flavor_id(args.flavor) if args.flavor else None
     body, notes = restore_plan.new_server_body(
         args.new, server, image["id"], interfaces, flavor=flavor, networks=args.network,
         no_network=args.no_network, key_name=args.key_name, security_groups=args.security_group,
         availability_zone=args.availability_zone)
-    context.say(f"Boot a new server {args.new} from backup image {image.get('name')} ({image['id']}), "
-          f"created {inventory.format_time(inventory.parse_time(image.get('created_at')))} UTC:")
+    say(f"Boot a new server {args.new} from backup image {image.get('name')} ({image['id']}), "
+          f"created {format_time(inventory.parse_time(image.get('created_at')))} UTC:")
     for note in notes:
-        context.say(f"- {note}")
+        say(f"- {note}")
     calls = protect_calls(image) + [restore_plan.create_call(body)]
     if args.dry_run:
         return show_calls(calls)
-    protect(link, image)
-    created = link.cloud.create_server(body)
+    protect(ctx, image)
+    created = ctx.cloud.create_server(body)
     new_id = created.get("id")
     log.info(f"Server {args.new} ({new_id}) requested.")
-    after_new_server_hints(link, new_id)
+    after_new_server_hints(ctx, new_id)
     if args.no_wait:
         log.log(SUCCESS, f"Server {args.new} ({new_id}) requested from {image['id']}.")
         return EXIT_OK
-    done = wait_for_server(link.cloud, new_id, deadline)
+    done = wait_for_server(ctx.cloud, new_id, deadline)
     addresses = ", ".join(f"{net}: {' '.join(a.get('addr', '?') for a in addrs)}"
                           for net, addrs in (done.get("addresses") or {}).items()) or "none"
     log.log(SUCCESS, f"Server {args.new} ({new_id}) is {done.get('status')}, booted from "
@@ -142,27 +139,26 @@ def protect_calls(image):
     return [] if image.get("protected") else [restore_plan.protect_call(image["id"])]
 
 
-def protect(link, image):
+def protect(ctx, image):
     if image.get("protected"):
         log.info(f"Image {image['id']} is already protected; to let rotation delete it again: "
                  f"{restore_plan.unprotect_hint(image['id'])}")
         return
-    link.cloud.set_image_protected(image["id"], True)
+    ctx.cloud.set_image_protected(image["id"], True)
     log.info(f"Image {image['id']} is now protected: no rotation or prune deletes it. When it is "
              f"no longer needed: {restore_plan.unprotect_hint(image['id'])}")
 
 
 def show_calls(calls):
-    context.say("Dry run: these calls would be made (nothing was changed):")
-    for call in calls:
-        context.say(call.header())
-        context.say(json.dumps(call.body, indent=2, sort_keys=True))
+    say("Dry run: these calls would be made (nothing was changed):")
+    for line in call_lines(calls):
+        say(line)
     return EXIT_OK
 
 
-def after_new_server_hints(link, new_id):
-    settings = link.settings
-    if settings.server_id and settings.server_id == link.server_id:
+def after_new_server_hints(ctx, new_id):
+    settings = ctx.settings
+    if settings.server_id and settings.server_id == ctx.server_id:
         log.warning(f"The new server starts with this server's settings, which name this server "
                     f"in [server] id: until that is set to {new_id} (or emptied) in "
                     f"{settings.path} on the new server, it refuses to take backups.")

@@ -7,12 +7,12 @@ credentials exist: cron mails whatever a job prints.
 """
 
 import datetime
-import fcntl
 import os
 import time
 
 from ..rules import schedule
 from ..errors import EXIT_OK, ConfigError
+from ..files import FileLock
 from ..log import log
 
 STATE_PATH = "/var/lib/nova-snapshot-hook/schedule"     # "YYYY-MM-DD tier" of the last success
@@ -46,7 +46,7 @@ def add_parser(commands):
                      help="with --dry-run: decide as if today were this date")
     cmd.add_argument("--dry-run", action="store_true",
                      help="show the tier, the delay and the request; wait for nothing, send nothing")
-    cmd.set_defaults(run=run, server=None, json=False)
+    cmd.set_defaults(run=run, syslog=lambda args: not args.dry_run)
 
 
 def tier_counts(settings):
@@ -84,32 +84,28 @@ def read_state(path=None):
         return None, None
 
 
-def run(args):
-    from ..config import load_settings
-    from ..log import setup as setup_logging
-    settings = load_settings(args.config)
-    setup_logging(args.verbose, args.quiet, settings.syslog and not args.dry_run)
+def run(ctx, args):
+    settings = ctx.settings
     if args.date and not args.dry_run:
         raise ConfigError("--date goes only with --dry-run")
     if args.dry_run:
-        return dry_run(args, settings)
+        return dry_run(ctx, args, settings)
 
-    from ..backup.take import load_credentials
     from ..cloud.credentials import CredentialsNotConfigured
     try:
-        credentials = load_credentials(settings, args.credentials, args.use_environment)
+        ctx.credentials
     except CredentialsNotConfigured as err:
         # Not configured yet: no output for cron to mail (INFO is hidden under -q).
         log.info(f"No scheduled backup: {err}.")
         return EXIT_OK
 
     today = datetime.date.today()      # local time, like cron's and the timer's 01:01
-    state = _StateFile(state_path())
-    if not state.lock():
+    state = FileLock(state_path())     # the state file is its own lock, held for the whole run
+    if not state.try_acquire():
         log.info(f"No scheduled backup: another scheduled run holds {state.path}.")
         return EXIT_OK
     with state:
-        last, _ = state.read()
+        last, _ = read_state_from(state.handle)
         tier, why = decide(args, settings, today, last)
         if tier is None:
             log.info(f"No scheduled backup: {why}.")
@@ -121,17 +117,16 @@ def run(args):
                          f"[schedule] max_delay ({settings.schedule_max_delay:.0f} s).")
                 sleep(delay)
 
-        from ..backup.take import take_backup, watchdog
         from ..backup.snapshotter import SnapshotRequest, report
+        from ..backup.take import take_backup
         request = SnapshotRequest(series=tier, rotation=getattr(settings, tier), wait="captured",
                                   method=settings.method, trigger="schedule",
                                   poll_interval=settings.poll_interval)
-        timeout = settings.schedule_wait
-        with watchdog(timeout):
-            result = take_backup(settings, request, timeout, credentials=credentials)
+        with ctx.bounded(settings.schedule_wait):
+            result = take_backup(ctx, request)
         report(result)
         if not args.tier:
-            state.write(today, tier)
+            write_state_to(state.handle, today, tier)
     return EXIT_OK
 
 
@@ -140,7 +135,7 @@ def host_delay(settings):
     return schedule.host_delay(host_id, settings.schedule_max_delay), source
 
 
-def dry_run(args, settings):
+def dry_run(ctx, args, settings):
     """What a run now would do, without waiting, without credentials, sending nothing."""
     today = args.date or datetime.date.today()
     last, last_tier = read_state()
@@ -160,50 +155,24 @@ def dry_run(args, settings):
     else:
         print(f"Delay: {delay} s of at most {settings.schedule_max_delay:.0f} s "
               f"([schedule] max_delay; derived from {source}).")
-    from ..cli import dry_run as show_request
-    from ..backup.snapshotter import SnapshotRequest, action_body
+    from ..backup.snapshotter import SnapshotRequest
+    from .snapshot import dry_run as show_request
     request = SnapshotRequest(series=tier, rotation=counts[tier], method=settings.method,
                               trigger="schedule")
-    return show_request(args, settings, request, os.uname().nodename, action_body)
+    return show_request(ctx, request, json_output=False)
 
 
-class _StateFile:
-    """The last successful scheduled run, under an exclusive lock held for the whole run: a second
-    run started meanwhile (cron and a timer, or a by-hand run) leaves at once."""
+def read_state_from(handle):
+    handle.seek(0)
+    try:
+        return schedule.parse_state(handle.read())
+    except UnicodeDecodeError:
+        return None, None
 
-    def __init__(self, path):
-        self.path = path
-        self.handle = None
 
-    def lock(self):
-        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
-        self.handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            self.handle = None
-            return False
-        return True
-
-    def read(self):
-        self.handle.seek(0)
-        try:
-            return schedule.parse_state(self.handle.read())
-        except UnicodeDecodeError:
-            return None, None
-
-    def write(self, day, tier):
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(schedule.format_state(day, tier))
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.handle:
-            self.handle.close()
-            self.handle = None
+def write_state_to(handle, day, tier):
+    handle.seek(0)
+    handle.truncate()
+    handle.write(schedule.format_state(day, tier))
+    handle.flush()
+    os.fsync(handle.fileno())

@@ -3,10 +3,12 @@
 import json
 import time
 
-from .. import context
+from .. import views
+from ..context import say
 from ..rules import inventory
+from . import lookup
+from .options import add_server
 from ..errors import EXIT_OK
-from .list import SERVER_HELP
 
 
 def add_parser(commands):
@@ -18,21 +20,18 @@ def add_parser(commands):
                     "name; a name that several images share is refused unless exactly one of "
                     "them belongs to this server. Credentials in a location URL are masked.")
     cmd.add_argument("image", metavar="IMAGE", help="the image id or exact name")
-    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
+    add_server(cmd)
     cmd.add_argument("--json", action="store_true",
                      help="print the image as a JSON object on stdout")
     cmd.set_defaults(run=run)
 
 
-def run(args):
-    settings = context.load(args)
-    from ..backup.take import watchdog
-    with watchdog(settings.timeout):
-        link = context.connect(args, settings)
-        image = context.find_image(link, args.image)
+def run(ctx, args):
+    with ctx.bounded(ctx.settings.timeout):
+        image = lookup.find_image(ctx, args.image)
     if args.json:
-        context.say(json.dumps(inventory.scrub(image), indent=1, sort_keys=True))
+        say(json.dumps(inventory.scrub(image), indent=1, sort_keys=True))
     else:
-        for line in inventory.detail_lines(image, link.server_id, now=time.time()):
-            context.say(line)
+        for line in views.detail_lines(image, ctx.server_id, now=time.time()):
+            say(line)
     return EXIT_OK

@@ -2,14 +2,16 @@
 monitoring (0 fine, 1 stale, 2 failing); optionally a Prometheus textfile-collector file."""
 
 import json
-import os
 import time
 
 from ..backup import attempts
-from .. import context
+from .. import views
+from ..context import say
+from ..files import atomic_write
 from ..rules import freshness, inventory
+from . import lookup
+from .options import add_server
 from ..errors import ConfigError, HookError
-from .list import SERVER_HELP
 from ..log import log
 
 
@@ -38,22 +40,20 @@ def add_parser(commands):
     cmd.add_argument("--at", type=_moment, metavar="TIME",
                      help="judge the ages as of this UTC time, YYYY-MM-DDTHH:MM (default: now)")
     cmd.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
-    cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
+    add_server(cmd)
     cmd.set_defaults(run=run)
 
 
-def run(args):
-    settings = context.load(args)
+def run(ctx, args):
+    settings = ctx.settings
     now = args.at if args.at is not None else time.time()
     recorded = attempts.read()
     counts = {tier: getattr(settings, tier) for tier in freshness.TIERS}
     counts[settings.apt_series] = settings.apt_rotation
 
-    from ..backup.take import watchdog
     try:
-        with watchdog(settings.timeout):
-            link = context.connect(args, settings)
-            images = context.server_images(link)
+        with ctx.bounded(settings.timeout):
+            images = lookup.server_images(ctx)
     except HookError as err:
         log.error(f"cannot read the backups: {err}")
         if args.prometheus:
@@ -64,37 +64,26 @@ def run(args):
                 healths, now, freshness.EXIT_UNREADABLE, cloud_up=False))
         return freshness.EXIT_UNREADABLE
 
-    healths = freshness.judge(images, recorded, link.server_id, counts, settings.apt_series,
+    healths = freshness.judge(images, recorded, ctx.server_id, counts, settings.apt_series,
                            settings.apt_enabled, settings.schedule_max_delay, now)
     code = freshness.exit_code(healths)
     if args.prometheus:
         write_atomically(args.prometheus, freshness.prometheus_text(healths, now, code))
     if args.json:
-        report = {"server": link.server_id, "time": int(now), "exit_status": code,
+        report = {"server": ctx.server_id, "time": int(now), "exit_status": code,
                   "series": [h.as_dict(now) for h in healths]}
-        context.say(json.dumps(report, indent=1, sort_keys=True))
+        say(json.dumps(report, indent=1, sort_keys=True))
     else:
-        for line in freshness.status_lines(healths, now):
-            context.say(line)
+        for line in views.status_lines(healths, now):
+            say(line)
     return code
 
 
 def write_atomically(path, text):
-    """Write a sibling temporary file, then rename: the collector never reads half a file (its
+    """The metrics file, replaced whole: the collector never reads half a file (the temporary
     name does not end in .prom, so the collector ignores it meanwhile)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        atomic_write(path, text, mode=0o644, sync=True)
     except OSError as err:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
         raise ConfigError(f"cannot write the metrics file {path}: {err.strerror or err}",
                           fix="check --prometheus: its directory must exist and be writable") from None

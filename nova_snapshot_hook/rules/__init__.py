@@ -1,4 +1,5 @@
 """Pure rules, no I/O: image names and properties (naming), when a disk is captured (capture),
-which of our images rotation and prune delete (rotation, retention), which tier a day takes
-(schedule), how fresh backups are (freshness), what an image is (inventory), what a restore
-sends (restore_plan), which servers a fleet run takes (fleet_plan)."""
+which of our images rotation and prune delete (rotation, retention), the tiers and which one a
+day takes (schedule), how fresh a series' backups are for `status` and `fleet status`
+(freshness), what an image is (inventory), what a restore sends (restore_plan), which servers a
+fleet run takes (fleet_plan). What the commands print of their results is in views.py."""

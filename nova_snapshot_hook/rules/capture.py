@@ -1,6 +1,6 @@
 """When is a backup's disk captured? Pure decisions over what Nova and Glance report.
 
-See ../shared/docs/nova-backup-api.md: Glance status `saving` or `active` means captured;
+See doc/nova-backup-api.md: Glance status `saving` or `active` means captured;
 task_state back to None counts only while the image still exists, is not killed, and the
 request's instance action reports no error (Nova resets task_state on failure too).
 """

@@ -1,15 +1,17 @@
-"""Fleet mode's rules: which servers, how many at once, what the summary says. No I/O.
+"""Fleet mode's rules: which servers, how many at once, each server's outcome, and the freshness
+of each server's series. No I/O.
 
 A server here is Nova's JSON object (`GET /servers/detail`, microversion >= 2.26 so it carries
-`tags`); an image is Glance's. fleet_command.py does the requests and runs one
-snapshot.Snapshotter per server; this module selects the servers, runs a bounded pool of workers,
-and turns outcomes and images into tables, JSON and an exit status.
+`tags`); an image is Glance's. commands/fleet.py does the requests and runs one
+backup.snapshotter.Snapshotter per server; this module selects the servers, runs a bounded pool
+of workers, and turns outcomes and images into rows, JSON and an exit status (the tables are in
+views.py). `fleet status` judges with freshness.py's model, the one `status` uses.
 """
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from . import inventory
+from .freshness import SeriesFreshness, backups_by_series
 
 MAX_CONCURRENCY = 64
 OK_STATES = ("requested", "captured", "active")
@@ -150,28 +152,6 @@ def exit_code(outcomes):
     return 1 if any(outcome.failed for outcome in outcomes) else 0
 
 
-def _table(header, rows):
-    """Left-aligned columns; the last column is not padded (it may be long)."""
-    rows = [header] + rows
-    widths = [max(len(row[n]) for row in rows) for n in range(len(header) - 1)]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
-            for row in rows]
-
-
-def summary_lines(outcomes, seconds=None):
-    header = ("SERVER", "NAME", "IMAGE", "STATE", "SECONDS", "ERROR")
-    rows = [(o.server_id, o.server_name or "-", o.image_id or "-", o.state,
-             f"{o.seconds:.1f}", o.error or "") for o in outcomes]
-    lines = [line.rstrip() for line in _table(header, rows)]
-    failed = [o for o in outcomes if o.failed]
-    total = f" in {seconds:.1f} s" if seconds is not None else ""
-    tail = f"{len(outcomes)} server{'s' if len(outcomes) != 1 else ''}{total}: " \
-           f"{len(outcomes) - len(failed)} backed up, {len(failed)} failed"
-    if failed:
-        tail += ": " + ", ".join(o.server_name or o.server_id for o in failed)
-    return lines + [tail]
-
-
 def summary_dict(outcomes, series, rotation, concurrency, seconds):
     return {"series": series, "rotation": rotation, "concurrency": concurrency,
             "seconds": round(seconds, 2), "servers": [o.as_dict() for o in outcomes],
@@ -180,9 +160,6 @@ def summary_dict(outcomes, series, rotation, concurrency, seconds):
 
 
 # -- freshness (fleet status) -----------------------------------------------------------------
-OK, STALE, NONE = "ok", "stale", "none"
-
-
 def parse_age(text):
     """`90` (seconds), `45m`, `26h`, `8d`, `2w` -> seconds. Raises ValueError."""
     text = text.strip().lower()
@@ -194,80 +171,38 @@ def parse_age(text):
     return value
 
 
-class Freshness:
-    """The backups of one series of one server: the newest active one, its age, the newest
-    image's state, how many are active, and a verdict against a maximum age."""
+class ServerSeries(SeriesFreshness):
+    """One series of one server; series None for a server without any backup."""
 
-    __slots__ = ("server_id", "server_name", "series", "last", "newest", "active", "verdict")
+    __slots__ = ("server_id", "server_name")
 
-    def __init__(self, server_id, server_name, series, last=None, newest=None, active=0,
-                 verdict=OK):
-        self.server_id, self.server_name, self.series = server_id, server_name, series
-        self.last, self.newest, self.active, self.verdict = last, newest, active, verdict
-
-    @property
-    def last_time(self):
-        return inventory.parse_time(self.last.get("created_at")) if self.last else None
-
-    def age(self, now):
-        last = self.last_time
-        return None if last is None else max(0.0, now - last)
+    def __init__(self, server_id, server_name, series, members=(), limit=None):
+        super().__init__(series, members, limit=limit)
+        self.server_id, self.server_name = server_id, server_name
 
     def as_dict(self, now):
+        """One row as `fleet status --json` gives it."""
         age = self.age(now)
         return {"server": self.server_id, "name": self.server_name, "series": self.series,
                 "last_backup": {"id": self.last.get("id"), "name": self.last.get("name"),
                                 "created_at": self.last.get("created_at")} if self.last else None,
                 "age_seconds": int(age) if age is not None else None,
                 "state": self.newest.get("status") if self.newest else None,
-                "backups": self.active, "verdict": self.verdict}
+                "backups": self.active, "verdict": self.verdict, "why": self.why}
 
 
 def freshness(servers, images, now, series=(), max_age=None):
-    """[Freshness] for every server (in the given order) and every series of its backups (or
-    only `series`); a server without any gets one row with series None (or one per asked
-    series). Backups are images with a series (our nsh_series, else Nova's backup_type) whose
-    instance_uuid is the server; only `active` ones count as backups."""
+    """[ServerSeries], judged against `max_age` (None: no age limit), for every server (in the
+    given order) and every series of its backups (or only `series`); a server without any gets
+    one row with series None (or one per asked series). A server's backups are the images whose
+    instance_uuid is the server (Nova sets it on every backup); there is no attempts file here."""
     by_server = {}
-    for image in inventory.newest_first(images):
-        name = inventory.series_of(image)
-        if name in ("snapshot", "-"):
-            continue
-        server_id = image.get("instance_uuid")     # Nova sets it on every backup
-        by_server.setdefault(server_id, {}).setdefault(name, []).append(image)
+    for image in images:
+        by_server.setdefault(image.get("instance_uuid"), []).append(image)
     rows = []
     for server in servers:
-        found = by_server.get(server["id"], {})
-        names = list(series) if series else sorted(found) or [None]
-        for name in names:
-            members = found.get(name, [])
-            active = [image for image in members if image.get("status") == "active"]
-            row = Freshness(server["id"], server.get("name"), name,
-                            last=active[0] if active else None,
-                            newest=members[0] if members else None, active=len(active))
-            age = row.age(now)
-            if age is None:
-                row.verdict = NONE
-            elif max_age is not None and age > max_age:
-                row.verdict = STALE
-            rows.append(row)
+        found = backups_by_series(by_server.get(server["id"], ()))
+        for name in list(series) if series else sorted(found) or [None]:
+            rows.append(ServerSeries(server["id"], server.get("name"), name, found.get(name, ()),
+                                     limit=max_age).decide(now))
     return rows
-
-
-def freshness_exit_code(rows, max_age):
-    """0, or 1 when --max-age is given and a row has no backup or one older than that."""
-    if max_age is None:
-        return 0
-    return 1 if any(row.verdict in (STALE, NONE) for row in rows) else 0
-
-
-def freshness_lines(rows, now):
-    header = ("SERVER", "NAME", "SERIES", "LAST BACKUP (UTC)", "AGE", "STATE", "KEPT", "VERDICT")
-    table = []
-    for row in rows:
-        table.append((row.server_id, row.server_name or "-", row.series or "-",
-                      inventory.format_time(row.last_time), inventory.human_age(row.age(now)),
-                      (row.newest or {}).get("status") or "-", str(row.active), row.verdict))
-    if not table:
-        return ["No server selected."]
-    return [line.rstrip() for line in _table(header, table)]

@@ -1,68 +1,128 @@
-"""Are backups still being made? The verdict of `status`, per series. Pure, no I/O.
+"""Are backups still being made? The one verdict on a series of a server's backups, for `status`
+(this server) and `fleet status` (each selected server, from a management host). Pure, no I/O.
 
-Inputs: this server's images (Glance), the last attempt of each series (attempts.py), the
-settings' counts, and `now`, so every verdict is testable at any moment.
+A backup is an image with a series (inventory.series_of, not a plain snapshot); only `active`
+ones count. Each series gets one verdict, the same names and exit codes in both commands:
 
-- **failing**: the series' last attempt failed, and no backup of it is newer than that attempt.
-- **stale** (scheduled tiers only, when their count is above 0): the newest active backup of the
-  tier *or a higher one* is older than the tier's limit plus [schedule] max_delay: 26 hours for
-  daily, 8 days weekly, 32 days monthly, 367 days yearly. A higher tier counts because one
-  scheduled run takes one image, of the highest tier due: Sunday's backup is a weekly, not a
-  daily. A tier without any backup is stale once scheduled backups have existed for longer than
-  its limit; the lowest enabled tier is stale without any scheduled backup at all.
-- The apt series and by-hand series are never stale: nobody knows when they are due.
+  verdict   when                                                                       exit
+  failing   the series' last attempt failed and no backup is newer: a failed attempt     2
+            in the attempts file (`status` only: the file is on the server), or the
+            series' newest image is `killed` (Glance's failed upload)
+  stale     the newest backup is older than the series' age limit, or there is none      1
+  off       a scheduled tier whose count is 0 (`status` only)                            0
+  ok        otherwise, and always for a series without an age limit                      0
 
-Exit status: 0 fine, 1 some series stale, 2 some series failing (or the status cannot be read).
+The age limit: for `status`, a scheduled tier's schedule.STALE_AFTER plus [schedule] max_delay;
+the apt series and by-hand series have none (nobody knows when they are due). For `fleet status`,
+--max-age when given, else none. `status` also lets a higher tier's backup count for a lower
+tier (one scheduled run takes one image, of the highest tier due: Sunday's backup is a weekly),
+and a tier without any backup is stale only once scheduled backups have existed for longer than
+its limit (the lowest enabled tier: once there is no scheduled backup at all).
+
+Exit status: the highest of the verdicts' (0 without any series); 2 also when the status cannot
+be read.
 """
 
 from . import inventory
 from ..backup.attempts import FAILED
+from ..text import format_time, human_age
+from .schedule import STALE_AFTER, TIERS
 
-TIERS = ("daily", "weekly", "monthly", "yearly")
-HOUR, DAY = 3600, 86400
-LIMITS = {"daily": 26 * HOUR, "weekly": 8 * DAY, "monthly": 32 * DAY, "yearly": 367 * DAY}
 OK, OFF, STALE, FAILING = "ok", "off", "stale", "failing"
 EXIT = {OK: 0, OFF: 0, STALE: 1, FAILING: 2}
 EXIT_UNREADABLE = 2
+FAILED_UPLOAD = "killed"
 
 
-class SeriesHealth:
-    __slots__ = ("series", "count", "limit", "last", "newest", "active", "attempt", "verdict",
+class SeriesFreshness:
+    """One series of one server: its newest active backup (`last`), its newest image of any
+    status (`newest`), how many are active, its age limit and last attempt, and the verdict."""
+
+    __slots__ = ("series", "last", "newest", "active", "limit", "count", "attempt", "verdict",
                  "why")
 
-    def __init__(self, series, count=None, limit=None, last=None, newest=None, active=0,
-                 attempt=None, verdict=OK, why=""):
-        self.series, self.count, self.limit = series, count, limit
-        self.last, self.newest, self.active = last, newest, active
-        self.attempt, self.verdict, self.why = attempt, verdict, why
+    def __init__(self, series, members=(), limit=None, count=None, attempt=None):
+        """`members`: the series' images, newest first."""
+        active = [image for image in members if image.get("status") == "active"]
+        self.series, self.limit, self.count, self.attempt = series, limit, count, attempt
+        self.last = active[0] if active else None
+        self.newest = members[0] if members else None
+        self.active = len(active)
+        self.verdict, self.why = OK, ""
 
     @property
     def last_time(self):
         return inventory.parse_time(self.last.get("created_at")) if self.last else None
 
+    def age(self, now):
+        last = self.last_time
+        return None if last is None else max(0.0, now - last)
+
+    def failure(self):
+        """Why the series' last attempt failed, with no backup since; or None."""
+        attempt = self.attempt
+        if attempt and attempt.get("outcome") == FAILED and attempt["time"] > (self.last_time or 0):
+            return (f"the last attempt ({format_time(attempt['time'])} UTC, "
+                    f"{attempt.get('trigger') or '?'}) failed: {attempt.get('error') or '?'}")
+        newest = self.newest or {}
+        if newest.get("status") == FAILED_UPLOAD:
+            return (f"the newest image ({newest.get('id')}, "
+                    f"{format_time(inventory.parse_time(newest.get('created_at')))} UTC) "
+                    f"is {FAILED_UPLOAD}")
+        return None
+
+    def decide(self, now, newest=None):
+        """Set the verdict against the age limit. `newest`: the time of the newest backup that
+        counts for this series when not its own (a higher tier's)."""
+        failure = self.failure()
+        newest = self.last_time if newest is None else newest
+        if failure:
+            self.verdict, self.why = FAILING, failure
+        elif self.limit is None:
+            self.verdict, self.why = OK, "no age limit" if newest is not None else "no backup, no age limit"
+        elif newest is None:
+            self.verdict, self.why = STALE, "no backup"
+        else:
+            age = max(0.0, now - newest)
+            self.verdict = STALE if age > self.limit else OK
+            self.why = f"newest backup {human_age(age)} old, limit {human_age(self.limit)}"
+        return self
+
     def as_dict(self, now):
-        last_time = self.last_time
+        """One series as `status --json` gives it."""
+        age = self.age(now)
         return {"series": self.series, "verdict": self.verdict, "why": self.why,
                 "count": self.count, "limit_seconds": self.limit, "backups": self.active,
                 "last_backup": {"id": self.last.get("id"), "name": self.last.get("name"),
                                 "created_at": self.last.get("created_at"),
-                                "age_seconds": int(now - last_time) if last_time else None}
+                                "age_seconds": int(age) if age is not None else None}
                 if self.last else None,
                 "newest_status": self.newest.get("status") if self.newest else None,
                 "last_attempt": self.attempt}
 
 
+def backups_by_series(images):
+    """{series: its images newest first} of the backups among `images`."""
+    by_series = {}
+    for image in inventory.newest_first(images):
+        series = inventory.series_of(image)
+        if series not in ("snapshot", "-"):
+            by_series.setdefault(series, []).append(image)
+    return by_series
+
+
+def exit_code(rows):
+    return max((EXIT[row.verdict] for row in rows), default=0)
+
+
+# -- `status`: this server's series, with the schedule's tiers -----------------------------------
 def limit_of(tier, max_delay):
-    return LIMITS[tier] + max(0, int(max_delay))
+    return STALE_AFTER[tier] + max(0, int(max_delay))
 
 
 def judge(images, attempts, server_id, counts, apt_series, apt_enabled, max_delay, now):
-    """[SeriesHealth] in display order: the tiers, the apt series, then the others by name."""
-    backups = [image for image in images
-               if inventory.series_of(image) not in ("snapshot", "-")]
-    by_series = {}
-    for image in inventory.newest_first(backups):
-        by_series.setdefault(inventory.series_of(image), []).append(image)
+    """[SeriesFreshness] in display order: the tiers, the apt series, then the others by name."""
+    by_series = backups_by_series(images)
     mine = {series: attempt for series, attempt in attempts.items()
             if attempt.get("server") in (None, server_id)}
     names = set(by_series) | set(mine) | {tier for tier in TIERS if counts.get(tier, 0) > 0}
@@ -71,91 +131,46 @@ def judge(images, attempts, server_id, counts, apt_series, apt_enabled, max_dela
     order = [tier for tier in TIERS if tier in names]
     order += [apt_series] if apt_series in names and apt_series not in order else []
     order += sorted(names - set(order))
-
-    active_of = {series: [i for i in members if i.get("status") == "active"]
-                 for series, members in by_series.items()}
-    result = []
-    for series in order:
-        members = by_series.get(series, [])
-        active = active_of.get(series, [])
-        health = SeriesHealth(series, count=counts.get(series), last=active[0] if active else None,
-                              newest=members[0] if members else None, active=len(active),
-                              attempt=mine.get(series))
-        if series in TIERS:
-            health.limit = limit_of(series, max_delay)
-        _decide(health, active_of, counts, now)
-        result.append(health)
-    return result
+    rows = [SeriesFreshness(series, by_series.get(series, []), count=counts.get(series),
+                            limit=limit_of(series, max_delay) if series in TIERS else None,
+                            attempt=mine.get(series)) for series in order]
+    newest = {row.series: row.last_time for row in rows if row.series in TIERS}
+    scheduled = [inventory.parse_time(image.get("created_at")) for tier in TIERS
+                 for image in by_series.get(tier, ()) if image.get("status") == "active"]
+    first = min((t for t in scheduled if t is not None), default=None)
+    for row in rows:
+        _judge_in_schedule(row, newest, first, counts, now)
+    return rows
 
 
-def _decide(health, active_of, counts, now):
-    attempt = health.attempt
-    last_time = health.last_time
-    if attempt and attempt.get("outcome") == FAILED and attempt["time"] > (last_time or 0):
-        health.verdict = FAILING
-        health.why = (f"the last attempt ({inventory.format_time(attempt['time'])} UTC, "
-                      f"{attempt.get('trigger') or '?'}) failed: {attempt.get('error') or '?'}")
+def _judge_in_schedule(row, newest, first, counts, now):
+    """`newest`: each tier's newest backup time; `first`: the oldest scheduled backup's."""
+    if row.series not in TIERS or row.failure():
+        row.decide(now)
         return
-    series = health.series
-    if series not in TIERS:
-        health.verdict, health.why = OK, "never stale (no schedule)"
+    if counts.get(row.series, 0) < 1:
+        row.verdict, row.why = OFF, f"[schedule] {row.series} = 0"
         return
-    if counts.get(series, 0) < 1:
-        health.verdict, health.why = OFF, f"[schedule] {series} = 0"
+    higher = [newest.get(tier) for tier in TIERS[TIERS.index(row.series):]]
+    higher = max((t for t in higher if t is not None), default=None)
+    if higher is not None:
+        row.decide(now, newest=higher)
+        if row.last_time != higher:
+            row.why += " (a higher tier's backup counts)"
         return
-    limit = health.limit
-    higher = TIERS[TIERS.index(series):]
-    times = [inventory.parse_time(image.get("created_at"))
-             for tier in higher for image in active_of.get(tier, [])]
-    times = [t for t in times if t is not None]
-    within = f"limit {inventory.human_age(limit)}"
-    if times:
-        age = now - max(times)
-        covered = "" if last_time == max(times) else " (a higher tier's backup counts)"
-        health.verdict = STALE if age > limit else OK
-        health.why = f"newest backup {inventory.human_age(age)} old, {within}{covered}"
+    # No backup of this tier or a higher one: due once the schedule has run for the tier's limit.
+    if first is None:
+        lowest = next((tier for tier in TIERS if counts.get(tier, 0) > 0), None)
+        row.verdict, row.why = ((STALE, "no scheduled backup at all yet") if row.series == lowest
+                                else (OK, "none yet"))
         return
-    scheduled = [inventory.parse_time(image.get("created_at"))
-                 for tier in TIERS for image in active_of.get(tier, [])]
-    scheduled = [t for t in scheduled if t is not None]
-    lowest = next((tier for tier in TIERS if counts.get(tier, 0) > 0), None)
-    if not scheduled:
-        if series == lowest:
-            health.verdict, health.why = STALE, "no scheduled backup at all yet"
-        else:
-            health.verdict, health.why = OK, "none yet"
-        return
-    since = min(scheduled)
-    if now - since > limit:
-        health.verdict = STALE
-        health.why = (f"none, although scheduled backups exist since "
-                      f"{inventory.format_time(since, seconds=False)} UTC ({within})")
+    if now - first > row.limit:
+        row.verdict = STALE
+        row.why = (f"none, although scheduled backups exist since "
+                   f"{format_time(first, seconds=False)} UTC (limit {human_age(row.limit)})")
     else:
-        health.verdict = OK
-        health.why = (f"none yet; due by {inventory.format_time(since + limit, seconds=False)} "
-                      "UTC")
-
-
-def exit_code(healths):
-    return max((EXIT[health.verdict] for health in healths), default=0)
-
-
-def status_lines(healths, now):
-    header = ("SERIES", "LAST BACKUP (UTC)", "AGE", "STATE", "KEPT", "LAST ATTEMPT", "VERDICT")
-    rows = []
-    for h in healths:
-        last_time = h.last_time
-        attempt = h.attempt
-        rows.append((
-            h.series, inventory.format_time(last_time), inventory.human_age(now - last_time)
-            if last_time else "-", (h.newest or {}).get("status") or "-", str(h.active),
-            f"{attempt['outcome']} {inventory.format_time(attempt['time'], seconds=False)}"
-            if attempt else "-", f"{h.verdict}: {h.why}"))
-    if not rows:
-        return ["No backup series for this server, and no schedule enabled."]
-    widths = [max(len(row[n]) for row in rows + [header]) for n in range(len(header) - 1)]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
-            for row in [header] + rows]
+        row.verdict = OK
+        row.why = f"none yet; due by {format_time(first + row.limit, seconds=False)} UTC"
 
 
 # -- the Prometheus textfile collector ----------------------------------------------------------
@@ -174,21 +189,21 @@ def _label(value):
     return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
-def prometheus_text(healths, now, code, cloud_up=True):
+def prometheus_text(rows, now, code, cloud_up=True):
     """The node-exporter textfile-collector file: gauges per series, then the overall state."""
     values = {name: [] for name, _ in METRICS}
-    for h in healths:
-        label = f'{{series="{_label(h.series)}"}}'
-        if h.last_time is not None:
-            values["last_backup_timestamp_seconds"].append((label, f"{h.last_time:.0f}"))
+    for row in rows:
+        label = f'{{series="{_label(row.series)}"}}'
+        if row.last_time is not None:
+            values["last_backup_timestamp_seconds"].append((label, f"{row.last_time:.0f}"))
         if cloud_up:
-            values["backups"].append((label, str(h.active)))
-        if h.attempt:
+            values["backups"].append((label, str(row.active)))
+        if row.attempt:
             values["last_attempt_success"].append(
-                (label, "0" if h.attempt.get("outcome") == FAILED else "1"))
-            values["last_attempt_timestamp_seconds"].append((label, f"{h.attempt['time']:.0f}"))
+                (label, "0" if row.attempt.get("outcome") == FAILED else "1"))
+            values["last_attempt_timestamp_seconds"].append((label, f"{row.attempt['time']:.0f}"))
         if cloud_up:
-            values["series_status"].append((label, str(EXIT[h.verdict])))
+            values["series_status"].append((label, str(EXIT[row.verdict])))
     lines = []
     for name, text in METRICS:
         if not values[name]:

@@ -1,6 +1,6 @@
 """Restoring from a backup image: what may be done, and the exact calls. Pure, no I/O.
 
-Two ways (../shared/docs/nova-backup-api.md, Restore): rebuild this server in place (it keeps its
+Two ways (doc/nova-backup-api.md, Restore): rebuild this server in place (it keeps its
 id, addresses and volumes; its disk becomes the image, so everything written since the backup is
 lost), or boot a new server from the image with this server's flavor, networks, key, security
 groups and availability zone. Either way the image is first protected in Glance, so that no
@@ -10,33 +10,11 @@ prints exactly what a real run sends.
 
 from . import inventory
 from ..errors import ConfigError
+from ..text import Call, format_time, human_age
 
-IMAGE_PATCH = "application/openstack-images-v2.1-json-patch"
 REBUILD_STATES = ("active", "stopped", "error")
 TASK_STATE, VM_STATE = "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state"
 AVAILABILITY_ZONE = "OS-EXT-AZ:availability_zone"
-
-
-class Call:
-    """One API request: `service` is "compute" or "image"."""
-    __slots__ = ("method", "service", "path", "body")
-
-    def __init__(self, method, service, path, body):
-        self.method, self.service, self.path, self.body = method, service, path, body
-
-    def __eq__(self, other):
-        return isinstance(other, Call) and all(getattr(self, name) == getattr(other, name)
-                                               for name in self.__slots__)
-
-    def __repr__(self):
-        return f"Call({self.method} {self.service}{self.path})"
-
-    def header(self):
-        if self.service == "image":
-            extra = f"  (Content-Type: {IMAGE_PATCH})" if self.method == "PATCH" else ""
-        else:
-            extra = "  (OpenStack-API-Version: compute 2.45)"
-        return f"{self.method} <{self.service}>{self.path}{extra}"
 
 
 def protect_call(image_id):
@@ -84,8 +62,8 @@ def rebuild_refusals(server, image, server_id, force=False):
 
 def rebuild_explanation(server, image, now):
     created = inventory.parse_time(image.get("created_at"))
-    when = inventory.format_time(created)
-    age = f", {inventory.human_age(now - created)} ago" if created else ""
+    when = format_time(created)
+    age = f", {human_age(now - created)} ago" if created else ""
     return [
         f"Rebuild server {server.get('name')} ({server.get('id')}) in place from backup image "
         f"{image.get('name')} ({image.get('id')}), created {when} UTC{age}.",

@@ -1,4 +1,5 @@
-"""What `prune` deletes: the retention rules applied to our own images only. Pure, no I/O.
+"""What `prune` deletes: the retention rules applied to our own images only. Pure, no I/O; what
+it prints is views.prune_lines.
 
 Per series of this server's images that are ours (inventory.is_ours: our properties, set by us,
 not inherited from the image a server was restored from): keep the configured count of the newest
@@ -12,8 +13,7 @@ the same rule the createImage path rotates with.
 from . import inventory
 from .naming import SERIES_PROPERTY
 from .rotation import select_for_rotation
-
-TIERS = ("daily", "weekly", "monthly", "yearly")
+from .schedule import TIERS
 
 
 def configured_counts(settings):
@@ -52,30 +52,3 @@ def plan(images, server_id, counts, keep=None, only=()):
 
 def to_delete(plans):
     return [image for series_plan in plans for image in series_plan.delete]
-
-
-def plan_lines(plans):
-    if not plans:
-        return ["No images of ours for this server."]
-    lines = []
-    for p in plans:
-        others = f", {p.others} in another status (left alone)" if p.others else ""
-        if p.keep is None:
-            lines.append(f"Series {p.series}: {len(p.active)} active{others}; no count configured, "
-                         "all kept (give --keep N).")
-            continue
-        keep = max(1, p.keep)
-        floor = " (0 means off; at least one is kept)" if p.keep < 1 else ""
-        verdict = f"delete {len(p.delete)}" if p.delete else "nothing to delete"
-        lines.append(f"Series {p.series}: keep {keep} ({p.source} = {p.keep}{floor}); "
-                     f"{len(p.active)} active{others}: {verdict}.")
-        for image in p.delete:
-            lines.append(f"  delete  {_describe(image)}")
-        for image in p.protected:
-            lines.append(f"  protected, kept  {_describe(image)}")
-    return lines
-
-
-def _describe(image):
-    created = inventory.format_time(inventory.parse_time(image.get("created_at")))
-    return f"{created}  {image.get('name')} ({image.get('id')})"

@@ -1,6 +1,6 @@
 """Our own rotation, for images made with createImage (Nova rotates createBackup series itself).
 
-Pure: given the listed images, choose what to delete. Rules (clarifications 9, product rule 2):
+Pure: given the listed images, choose what to delete. Rules (doc/decisions.md, Rotation):
 only images that carry our properties for this server and series; only `active` ones count;
 never the new image; never fewer than one kept.
 

@@ -17,8 +17,12 @@ import hashlib
 import os
 import socket
 
-# Lowest first: a higher tier wins when several are due.
+# The one list of tiers, lowest first: a higher tier wins when several are due.
 TIERS = ("daily", "weekly", "monthly", "yearly")
+HOUR, DAY = 3600, 86400
+# A tier's newest backup is stale once older than this (plus [schedule] max_delay): its period
+# and a margin for a late run, so one run that comes a little later than the last is no alarm.
+STALE_AFTER = {"daily": 26 * HOUR, "weekly": 8 * DAY, "monthly": 32 * DAY, "yearly": 367 * DAY}
 SUNDAY = 6          # date.weekday()
 DELAY_KEY = b"nova-snapshot-hook/schedule-delay\0"
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from nova_snapshot_hook.apt import stream as apt_stream
-from nova_snapshot_hook.apt.stream import Action, AptConfig, parse_bool, parse_stream, read_stream
+from nova_snapshot_hook.apt.stream import (Action, ActionLines, AptConfig, StreamError, parse_bool,
+                                           parse_stream, read_stream)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"   # copies of ../shared/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.txt"))
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 VERSION_KEY = 'DPkg::Tools::Options::/usr/sbin/nova-snapshot-hook::Version "3"'
@@ -38,6 +39,18 @@ def fixture_action_lines(path):
     return path.read_bytes().partition(b"\n\n")[2].splitlines()
 
 
+def actions_of(data):
+    """Both steps: the stream's config, then its action lines parsed."""
+    return parse_stream(data).action_lines.parse()
+
+
+def raised(function, *args, **kwargs):
+    """The message of the StreamError that ``function`` raises (it must raise one)."""
+    with pytest.raises(StreamError) as caught:
+        function(*args, **kwargs)
+    return str(caught.value)
+
+
 def test_fixtures_are_present():
     assert len(FIXTURE_FILES) >= 5, f"no apt-hook fixtures under {FIXTURES}"
 
@@ -45,10 +58,9 @@ def test_fixtures_are_present():
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
 def test_every_captured_stream_parses_cleanly_with_one_action_per_line(path):
     stream = read_stream(io.BytesIO(path.read_bytes()))
-    assert stream.error is None
     assert stream.version == 3
     assert stream.size == path.stat().st_size
-    assert len(stream.actions) == len(fixture_action_lines(path))
+    assert len(stream.action_lines.parse()) == len(fixture_action_lines(path))
     assert stream.config.get("APT::Architecture") == "amd64"
 
 
@@ -56,7 +68,7 @@ def test_captured_install_and_upgrade_gives_exact_action_lines():
     stream = read_stream(io.BytesIO((FIXTURES / "bookworm-install-and-upgrade.txt").read_bytes()))
     deb = "/var/cache/apt/archives/less_590-2.1~deb12u2_amd64.deb"
     first_action_line = 110  # VERSION, 107 config lines, one blank line
-    assert stream.actions == (
+    assert stream.action_lines.parse() == (
         Action("less", None, None, "none", "<", "590-2.1~deb12u2", "amd64", "foreign", deb,
                first_action_line),
         Action("hello-snap", "1.0-1", "all", "none", "<", "2.0-1", "all", "none",
@@ -70,7 +82,7 @@ def test_captured_install_and_upgrade_gives_exact_action_lines():
 
 def test_captured_removal_has_no_new_version():
     stream = read_stream(io.BytesIO((FIXTURES / "bookworm-remove.txt").read_bytes()))
-    (action,) = stream.actions
+    (action,) = stream.action_lines.parse()
     assert (action.name, action.old_version, action.direction, action.new_version,
             action.action) == ("less", "590-2.1~deb12u2", ">", None, "**REMOVE**")
 
@@ -108,7 +120,6 @@ def test_percent_escapes_in_a_captured_value_are_decoded():
 
 def test_escaped_equals_sign_and_quote_stay_inside_the_key():
     stream = parse_stream(make_stream([('Odd::"Key"=x', "v=1")]))
-    assert stream.error is None
     assert stream.config.get('odd::"key"=x') == "v=1"
 
 
@@ -125,7 +136,6 @@ def test_percent_sign_without_two_hex_digits_is_kept_literally(raw, decoded):
 
 def test_bytes_that_are_not_utf8_become_backslash_escapes():
     stream = parse_stream(b"VERSION 3\nA=caf\xe9 %ff\n\n")
-    assert stream.error is None
     assert stream.config.get("A") == "caf\\xe9 \\xff"
 
 
@@ -134,9 +144,9 @@ def test_version_2_stream_has_no_architectures():
                " /var/cache/apt/archives/libc6_2.36-9+deb12u3_amd64.deb",
                "libc6 2.36-9 < 2.36-9+deb12u3 **CONFIGURE**"]
     stream = parse_stream(make_stream(actions=actions, version=2))
-    assert stream.error is None and stream.version == 2
+    assert stream.version == 2
     assert [(a.name, a.old_version, a.new_version, a.old_arch, a.new_arch, a.action)
-            for a in stream.actions] == [
+            for a in stream.action_lines.parse()] == [
         ("libc6", "2.36-9", "2.36-9+deb12u3", None, None,
          "/var/cache/apt/archives/libc6_2.36-9+deb12u3_amd64.deb"),
         ("libc6", "2.36-9", "2.36-9+deb12u3", None, None, "**CONFIGURE**")]
@@ -144,59 +154,65 @@ def test_version_2_stream_has_no_architectures():
 
 def test_deb_path_with_spaces_is_one_action():
     line = "foo - - none < 1.0 all none /tmp/my debs/foo_1.0_all.deb"
-    (action,) = parse_stream(make_stream(actions=[line])).actions
+    (action,) = actions_of(make_stream(actions=[line]))
     assert action.action == "/tmp/my debs/foo_1.0_all.deb"
 
 
 def test_empty_action_list_is_valid():
     stream = parse_stream(make_stream())
-    assert stream.error is None and stream.actions == ()
+    assert stream.action_lines.parse() == () and stream.action_lines.is_empty
     assert stream.config.get("APT::Architecture") == "amd64"
 
 
 def test_missing_version_line_names_the_apt_conf_key_to_set():
-    stream = parse_stream(b"APT::Architecture=amd64\n\nfoo - - none < 1 all none **CONFIGURE**\n")
-    assert stream.error.startswith("line 1 ")
-    assert VERSION_KEY in stream.error
-    assert stream.version is None and stream.actions == ()
+    data = b"APT::Architecture=amd64\n\nfoo - - none < 1 all none **CONFIGURE**\n"
+    with pytest.raises(StreamError) as caught:
+        parse_stream(data)
+    assert str(caught.value).startswith("line 1 ")
+    assert VERSION_KEY in str(caught.value)
+    assert caught.value.config is None     # nothing was read as apt's configuration
 
 
 def test_version_1_stream_is_recognised_and_names_the_key():
-    stream = parse_stream(b"/var/cache/apt/archives/less_590-2.1~deb12u2_amd64.deb\n")
-    assert "version-1" in stream.error and VERSION_KEY in stream.error
+    error = raised(parse_stream, b"/var/cache/apt/archives/less_590-2.1~deb12u2_amd64.deb\n")
+    assert "version-1" in error and VERSION_KEY in error
 
 
 def test_error_names_the_program_path_it_was_given():
-    stream = parse_stream(b"garbage\n", program="/opt/hook")
-    assert 'DPkg::Tools::Options::/opt/hook::Version "3"' in stream.error
+    error = raised(parse_stream, b"garbage\n", program="/opt/hook")
+    assert 'DPkg::Tools::Options::/opt/hook::Version "3"' in error
 
 
 def test_empty_stream_points_at_the_info_fd():
-    stream = read_stream(io.BytesIO(b""))
-    assert "empty" in stream.error and "::InfoFD" in stream.error and VERSION_KEY in stream.error
+    error = raised(read_stream, io.BytesIO(b""))
+    assert "empty" in error and "::InfoFD" in error and VERSION_KEY in error
 
 
 @pytest.mark.parametrize("version", [b"1", b"4", b"3 ", b"three", b""])
 def test_unsupported_version_is_an_error(version):
-    stream = parse_stream(b"VERSION " + version + b"\nA=1\n\n")
-    assert stream.error.startswith("line 1: stream version")
-    assert VERSION_KEY in stream.error
+    error = raised(parse_stream, b"VERSION " + version + b"\nA=1\n\n")
+    assert error.startswith("line 1: stream version")
+    assert VERSION_KEY in error
 
 
 def test_stream_cut_inside_the_config_is_an_error():
-    assert "cut short" in parse_stream(b"VERSION 3\nA=1\nB=2\n").error
-    assert "cut short" in parse_stream(b"VERSION 3").error
+    assert "cut short" in raised(parse_stream, b"VERSION 3\nA=1\nB=2\n")
+    assert "cut short" in raised(parse_stream, b"VERSION 3")
 
 
 def test_action_line_without_newline_is_reported_as_cut_short_with_its_line():
     stream = parse_stream(make_stream(actions=["a - - none < 1 all none **CONFIGURE**"])[:-1])
-    assert stream.error == "line 4: the last action line has no newline: the stream was cut short"
+    assert raised(stream.action_lines.parse) == \
+        "line 4: the last action line has no newline: the stream was cut short"
 
 
 def test_config_line_without_equals_sign_names_its_line():
-    stream = parse_stream(b"VERSION 3\nA=1\njunk\n\n")
-    assert stream.error.startswith("line 3: 'junk'")
-    assert stream.config.get("A") == "1"
+    with pytest.raises(StreamError) as caught:
+        parse_stream(b"VERSION 3\nA=1\njunk\nNovaSnapshotHook::Require=true\n\n")
+    assert str(caught.value).startswith("line 3: 'junk'")
+    # What the config said around the bad line stays known, for the Require option alone.
+    assert caught.value.config.get("A") == "1"
+    assert caught.value.config.get("novasnapshothook::require") == "true"
 
 
 @pytest.mark.parametrize("line, problem", [
@@ -207,12 +223,12 @@ def test_config_line_without_equals_sign_names_its_line():
     ("", "space-separated fields"),
     ("foo  1.0 all none < 2.0 all none **CONFIGURE**", "space-separated fields"),
 ])
-def test_bad_action_line_is_named_by_number_and_the_good_lines_are_kept(line, problem):
+def test_bad_action_line_is_named_by_number_and_no_line_is_given(line, problem):
     good = "bar - - none < 1.0 all none **CONFIGURE**"
-    stream = parse_stream(make_stream(actions=[good, line, good]))
-    assert stream.error.startswith("line 5: ") and problem in stream.error
-    assert "\n" not in stream.error
-    assert [a.line for a in stream.actions] == [4, 6]
+    stream = parse_stream(make_stream(actions=[good, line, good]))   # the config is fine
+    error = raised(stream.action_lines.parse)
+    assert error.startswith("line 5: ") and problem in error
+    assert "\n" not in error
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -232,9 +248,10 @@ def test_config_bool_falls_back_to_the_default():
 
 def test_fingerprint_covers_the_action_lines_only():
     actions = ["foo 1 all none < 2 all none /tmp/foo_2_all.deb"]
-    one = parse_stream(make_stream([("A::B", "1")], actions))
-    same_actions = parse_stream(make_stream([("A::B", "2")], actions))
-    other = parse_stream(make_stream([("A::B", "1")], ["foo 1 all none < 3 all none /tmp/f.deb"]))
+    one = parse_stream(make_stream([("A::B", "1")], actions)).action_lines
+    same_actions = parse_stream(make_stream([("A::B", "2")], actions)).action_lines
+    other = parse_stream(make_stream([("A::B", "1")],
+                                     ["foo 1 all none < 3 all none /tmp/f.deb"])).action_lines
     assert one.fingerprint() == same_actions.fingerprint()
     assert one.fingerprint() != other.fingerprint()
     assert len(one.fingerprint()) == 32
@@ -259,21 +276,25 @@ class ExplodingReader:
         return data
 
 
-def test_read_failure_becomes_an_error_not_an_exception():
-    stream = read_stream(ExplodingReader(b"VERSION 3\nA=1\n"))
-    assert stream.error == ("reading apt's stream failed after 14 bytes:"
-                            " [Errno 5] Input/output error")
+def test_read_failure_becomes_a_stream_error():
+    error = raised(read_stream, ExplodingReader(b"VERSION 3\nA=1\n"))
+    assert error == "reading apt's stream failed after 14 bytes: [Errno 5] Input/output error"
+
+
+def test_read_failure_keeps_the_config_read_before_it_for_the_require_option():
+    with pytest.raises(StreamError) as caught:
+        read_stream(ExplodingReader(b"VERSION 3\nNovaSnapshotHook::Require=1\n\nfoo"))
+    assert caught.value.config.get("NovaSnapshotHook::Require") == "1"
 
 
 def test_stream_above_the_kept_size_is_still_read_to_the_end():
     data = make_stream(actions=["pkg%d - - none < 1 all none **CONFIGURE**" % i
                                 for i in range(500)])
     source = io.BytesIO(data)
-    stream = read_stream(source, max_kept=1000)
+    error = raised(read_stream, source, max_kept=1000)
     assert source.read() == b""
-    assert stream.size == len(data)
-    assert stream.error == (f"apt's stream is {len(data)} bytes, more than the 1000 this hook"
-                            " reads; the rest was discarded")
+    assert error == (f"apt's stream is {len(data)} bytes, more than the 1000 this hook reads;"
+                     " the rest was discarded")
 
 
 def upgrade_lines(count):
@@ -307,9 +328,10 @@ def test_stream_over_64_kib_on_a_pipe_is_read_whole_without_blocking_the_writer(
     data = make_stream([("Big::Padding", padding)], upgrade_lines(count))
     assert len(data) > 65536
     stream = read_through_pipe(data)
-    assert stream.error is None and stream.size == len(data)
-    assert len(stream.actions) == 2 * count
-    assert stream.actions[-1].new_version == f"1:{count - 1}.0-1~deb12u1"
+    assert stream.size == len(data)
+    actions = stream.action_lines.parse()
+    assert len(actions) == 2 * count
+    assert actions[-1].new_version == f"1:{count - 1}.0-1~deb12u1"
     assert stream.config.get("big::padding", "") == padding
 
 
@@ -322,7 +344,6 @@ quotable_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40
 @given(key=quotable_text.filter(lambda k: k and not k.endswith(":")), value=quotable_text)
 def test_any_text_survives_apts_percent_encoding(key, value):
     stream = parse_stream(make_stream([(key, value)]))
-    assert stream.error is None
     assert stream.config.get(key) == value
 
 
@@ -345,7 +366,7 @@ def test_list_items_survive_encoding_in_order(items):
                                  quotable_text), max_size=20))
 def test_any_config_with_no_actions_gives_an_empty_action_list(config):
     stream = parse_stream(make_stream(config))
-    assert stream.error is None and stream.actions == ()
+    assert stream.action_lines.parse() == () and stream.action_lines.is_empty
 
 
 @GENERATED
@@ -354,15 +375,16 @@ def test_truncated_stream_is_an_error_unless_cut_between_action_lines(data):
     path = data.draw(st.sampled_from(FIXTURE_FILES), label="fixture")
     whole = path.read_bytes()
     cut = data.draw(st.integers(0, len(whole)), label="cut")
-    stream = read_stream(io.BytesIO(whole[:cut]))
     actions_start = whole.index(b"\n\n") + 2
     clean_cut = cut >= actions_start and (cut == actions_start or whole[cut - 1:cut] == b"\n")
     if clean_cut:
         complete_lines = whole[actions_start:cut].count(b"\n")
-        assert stream.error is None
-        assert stream.actions == read_stream(io.BytesIO(whole)).actions[:complete_lines]
+        assert read_stream(io.BytesIO(whole[:cut])).action_lines.parse() == \
+            actions_of(whole)[:complete_lines]
     else:
-        assert stream.error is not None and "\n" not in stream.error
+        with pytest.raises(StreamError) as caught:
+            read_stream(io.BytesIO(whole[:cut])).action_lines.parse()
+        assert "\n" not in str(caught.value)
 
 
 stream_tokens = st.sampled_from([
@@ -372,91 +394,99 @@ stream_tokens = st.sampled_from([
 
 
 def assert_drained_and_calm(data):
+    """Read and parsed whole, or a one-line StreamError that is not a bug's; the stream is
+    drained either way. Returns the parsed actions, or None."""
     source = io.BytesIO(data)
-    stream = read_stream(source)
+    try:
+        stream = read_stream(source)
+        assert stream.size == len(data)
+        actions = stream.action_lines.parse()
+    except StreamError as err:
+        # "a bug" would be the safety net's word for a parser that raised something else.
+        assert str(err) and "\n" not in str(err) and "a bug" not in str(err)
+        actions = None
     assert source.tell() == len(data) and source.read() == b""
-    assert stream.size == len(data)
-    assert stream.error is None or (stream.error and "\n" not in stream.error)
-    assert "a bug" not in (stream.error or "")
-    parse_stream(data)  # read_stream's safety net must never be what kept this calm
-    return stream
+    return actions
 
 
 @GENERATED
 @given(data=st.binary(max_size=2048))
-def test_random_bytes_never_raise_and_are_drained(data):
+def test_random_bytes_raise_only_stream_errors_and_are_drained(data):
     assert_drained_and_calm(data)
 
 
 @GENERATED
 @given(body=st.binary(max_size=2048))
-def test_random_bytes_after_a_version_line_never_raise_and_are_drained(body):
+def test_random_bytes_after_a_version_line_raise_only_stream_errors_and_are_drained(body):
     assert_drained_and_calm(b"VERSION 3\n" + body)
 
 
 @GENERATED
 @given(tokens=st.lists(stream_tokens, max_size=120))
-def test_streams_made_of_protocol_fragments_never_raise_and_are_drained(tokens):
-    stream = assert_drained_and_calm(b"".join(tokens))
-    for action in stream.actions:
+def test_streams_made_of_protocol_fragments_raise_only_stream_errors_and_are_drained(tokens):
+    for action in assert_drained_and_calm(b"".join(tokens)) or ():
         assert action.direction in "<>=" and (action.old_version or action.new_version)
 
 
-# --- the deferred parse (read_stream(actions=False)): what the skip fast path relies on ---
+# --- two steps, each complete or raising: what the hook's fast path relies on ---
 
-def parse_in_two_steps(data, **kwargs):
-    stream = read_stream(io.BytesIO(data), actions=False, **kwargs)
-    before = (stream.actions, stream.error)
-    return before, stream.parse_actions()
+def test_a_stream_is_a_value_with_no_room_for_an_error():
+    stream = parse_stream(make_stream())
+    assert not hasattr(stream, "error")
+    with pytest.raises(AttributeError):
+        stream.version = 2
+    with pytest.raises(AttributeError):
+        stream.error = "half-parsed"
 
 
-def assert_same_stream(deferred, whole):
-    assert (deferred.version, deferred.actions, deferred.error, deferred.size) == \
-        (whole.version, whole.actions, whole.error, whole.size)
-    assert len(deferred.config) == len(whole.config)
-    assert deferred.fingerprint() == whole.fingerprint()
+def test_reading_leaves_a_bad_action_line_to_the_second_step():
+    good = "bar - - none < 1.0 all none **CONFIGURE**"
+    data = make_stream([("Some::Key", "x")], [good, "foo 1.0 < 2.0 **CONFIGURE**", good])
+    stream = read_stream(io.BytesIO(data))            # the config is whole: no error yet
+    assert stream.config.get("some::key") == "x" and stream.size == len(data)
+    first = raised(stream.action_lines.parse)
+    assert first.startswith("line 6: ")
+    # Parsing changed nothing: it raises the same again, and no action was kept anywhere.
+    assert raised(stream.action_lines.parse) == first
+    assert len(stream.action_lines.fingerprint()) == 32
+
+
+def test_a_config_error_is_raised_before_any_action_line_is_looked_at():
+    data = b"VERSION 3\nA=1\njunk\n\nfoo 1.0 < 2.0 **CONFIGURE**\n"
+    assert raised(read_stream, io.BytesIO(data)).startswith("line 3: 'junk'")
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
-def test_deferred_parse_gives_what_the_whole_parse_gives_for_captured_streams(path):
-    data = path.read_bytes()
-    (actions_before, error_before), deferred = parse_in_two_steps(data)
-    assert actions_before == () and error_before is None
-    assert_same_stream(deferred, read_stream(io.BytesIO(data)))
+def test_parsing_gives_a_complete_tuple_and_the_same_one_each_time(path):
+    lines = read_stream(io.BytesIO(path.read_bytes())).action_lines
+    actions = lines.parse()
+    assert type(actions) is tuple and all(type(a) is Action for a in actions)
+    assert lines.parse() == actions and len(actions) == len(fixture_action_lines(path))
 
 
-@GENERATED
-@given(tokens=st.lists(stream_tokens, max_size=120), max_kept=st.sampled_from([None, 40]))
-def test_deferred_parse_gives_what_the_whole_parse_gives_for_any_stream(tokens, max_kept):
-    data = b"".join(tokens)
-    limit = {} if max_kept is None else {"max_kept": max_kept}
-    _, deferred = parse_in_two_steps(data, **limit)
-    assert_same_stream(deferred, read_stream(io.BytesIO(data), **limit))
-    assert deferred.parse_actions() is deferred and deferred.actions == deferred.actions
+def test_a_parser_bug_becomes_a_stream_error_that_says_so(monkeypatch):
+    def broken(*args):
+        raise IndexError("boom")
+
+    monkeypatch.setattr(apt_stream, "_parse_action_lines", broken)
+    stream = parse_stream(make_stream(actions=[CONFIGURE_LINE]))
+    assert "a bug, please report" in raised(stream.action_lines.parse)
+    monkeypatch.setattr(apt_stream, "parse_stream", broken)
+    assert "a bug, please report" in raised(read_stream, io.BytesIO(make_stream()))
 
 
-def test_deferred_parse_reports_a_bad_action_line_only_once_the_lines_are_parsed():
-    good = "bar - - none < 1.0 all none **CONFIGURE**"
-    data = make_stream(actions=[good, "foo 1.0 < 2.0 **CONFIGURE**", good])
-    (actions_before, error_before), deferred = parse_in_two_steps(data)
-    assert actions_before == () and error_before is None
-    assert deferred.error.startswith("line 5: ") and len(deferred.actions) == 2
-
-
-def test_deferred_parse_keeps_the_config_error_before_an_action_error():
-    data = b"VERSION 3\nA=1\njunk\n\nfoo 1.0 < 2.0 **CONFIGURE**\n"
-    (_, error_before), deferred = parse_in_two_steps(data)
-    assert error_before.startswith("line 3: 'junk'") and deferred.error == error_before
-
-
-def test_deferred_read_drains_a_pipe_over_64_kib_without_parsing_the_lines():
-    data = make_stream([("NovaSnapshotHook::Skip", "true")], upgrade_lines(2000))
+def test_reading_drains_a_pipe_over_64_kib_without_parsing_the_lines():
+    data = make_stream([("NovaSnapshotHook::Skip", "true")], upgrade_lines(2000) + ["junk"])
     assert len(data) > 4 * 65536
-    stream = read_through_pipe(data, actions=False)
-    assert stream.size == len(data) and stream.error is None and stream.actions == ()
+    stream = read_through_pipe(data)                  # "junk" is not looked at
+    assert stream.size == len(data)
     assert stream.config.get("novasnapshothook::skip") == "true"
-    assert not stream.only_configures()
-    assert len(stream.parse_actions().actions) == 4000
+    assert not stream.action_lines.is_empty
+    assert raised(stream.action_lines.parse).startswith("line 4005: 'junk'")
+
+
+def test_action_lines_read_as_empty_when_there_are_none():
+    assert ActionLines().is_empty and ActionLines().parse() == ()
 
 
 CONFIGURE_LINE = "foo 1.0 amd64 none < 2.0 amd64 none **CONFIGURE**"
@@ -481,25 +511,24 @@ CHANGE_LINES = [  # each makes a change: unpack, install, remove, purge, **ERROR
     ([CONFIGURE_LINE + " x"], False),
     (["foo 1.0 amd64 none < 2.0 amd64 none /tmp/foo**CONFIGURE**"], False),  # a .deb path
 ])
-def test_only_configures_reads_the_raw_lines(actions, expected):
-    stream = read_stream(io.BytesIO(make_stream(actions=actions)), actions=False)
-    assert stream.only_configures() is expected
+def test_is_empty_reads_the_raw_lines(actions, expected):
+    stream = read_stream(io.BytesIO(make_stream(actions=actions)))
+    assert stream.action_lines.is_empty is expected
 
 
 def test_a_configure_line_cut_short_is_not_taken_for_configure_only():
     data = make_stream(actions=[CONFIGURE_LINE, CONFIGURE_LINE])[:-1]
-    assert read_stream(io.BytesIO(data), actions=False).only_configures() is False
+    assert read_stream(io.BytesIO(data)).action_lines.is_empty is False
 
 
 @GENERATED
 @given(lines=st.lists(st.sampled_from([CONFIGURE_LINE, CONFIGURE_LINE.replace("foo", "x:y")]
                                       + CHANGE_LINES), max_size=30),
        version=st.sampled_from([2, 3]))
-def test_only_configures_is_what_the_change_set_says_for_well_formed_lines(lines, version):
+def test_is_empty_is_what_the_change_set_says_for_well_formed_lines(lines, version):
     from nova_snapshot_hook.apt.changes import build_changes
     if version == 2:  # the same lines without the arch and multiarch fields
         lines = [" ".join(f for i, f in enumerate(line.split(" ", 8)) if i not in (2, 3, 6, 7))
                  for line in lines]
-    stream = parse_stream(make_stream(actions=lines, version=version))
-    assert stream.error is None
-    assert stream.only_configures() is build_changes(stream.actions, "amd64").is_empty
+    action_lines = parse_stream(make_stream(actions=lines, version=version)).action_lines
+    assert action_lines.is_empty is build_changes(action_lines.parse(), "amd64").is_empty

@@ -1,6 +1,6 @@
-import contextlib
 import os
 import stat
+import time
 
 import pytest
 
@@ -62,36 +62,54 @@ def test_no_credentials_yet_is_not_an_attempt_and_errors_are_masked():
     assert "Very-Secret-Value" not in attempts.outcome_of(CloudError("auth Very-Secret-Value"))
 
 
-# -- backup.take_backup records every attempt, and its result does not change -----------------
+# -- take_backup records every attempt, and its result does not change --------------------------
 REQUEST = SnapshotRequest(series="daily", rotation=3, trigger="schedule")
 SETTINGS = Settings(server_id=SERVER, metadata_url="", lock_path="/nonexistent/lock")
 
 
+class FakeContext:
+    """The parts of context.Context that take_backup uses; `credentials` and `server` may be
+    exceptions, raised where the real context would raise them."""
+
+    def __init__(self, credentials=None, server=(SERVER, "test"), cloud=None, lock_path=None):
+        self._credentials, self._server, self.cloud = credentials or object(), server, cloud
+        self.settings = Settings(server_id=SERVER, metadata_url="",
+                                 lock_path=lock_path or "/nonexistent/lock")
+        self.deadline = time.monotonic() + 10
+
+    @property
+    def credentials(self):
+        if isinstance(self._credentials, BaseException):
+            raise self._credentials
+        return self._credentials
+
+    @property
+    def server(self):
+        if isinstance(self._server, BaseException):
+            raise self._server
+        return self._server
+
+
 @pytest.fixture
-def server_gone(monkeypatch):
+def server_gone():
     """take_backup gets credentials, then finds no server: the error it must raise unchanged."""
-    refused = IdentityError("server gone")
-    monkeypatch.setattr(backup, "load_credentials", lambda *a, **k: object())
-    monkeypatch.setattr(backup, "resolve_server", lambda *a, **k: (_ for _ in ()).throw(refused))
-    return refused
+    return IdentityError("server gone")
 
 
 def test_take_backup_records_a_failure_and_raises_the_same_error(path, server_gone):
     refused = server_gone
     with pytest.raises(IdentityError) as caught:
-        backup.take_backup(SETTINGS, REQUEST, 10)
+        backup.take_backup(FakeContext(server=refused), REQUEST)
     assert caught.value is refused
     entry = attempts.read()["daily"]
     assert entry["outcome"] == "failed" and entry["error"] == "server gone"
     assert entry["server"] is None and entry["trigger"] == "schedule"
 
 
-def test_take_backup_records_nothing_while_no_credentials_exist(path, monkeypatch):
-    def missing(*args, **kwargs):
-        raise CredentialsNotConfigured("no credentials in the file")
-    monkeypatch.setattr(backup, "load_credentials", missing)
+def test_take_backup_records_nothing_while_no_credentials_exist(path):
+    missing = CredentialsNotConfigured("no credentials in the file")
     with pytest.raises(CredentialsNotConfigured):
-        backup.take_backup(SETTINGS, REQUEST, 10)
+        backup.take_backup(FakeContext(credentials=missing), REQUEST)
     assert not path.exists()
 
 
@@ -102,63 +120,29 @@ def test_a_recording_that_fails_does_not_change_the_error_raised(tmp_path, monke
     monkeypatch.setenv(attempts.ENVIRONMENT, str(blocker / "attempts"))   # cannot be created
     refused = server_gone
     with pytest.raises(IdentityError) as caught:
-        backup.take_backup(SETTINGS, REQUEST, 10)
+        backup.take_backup(FakeContext(server=refused), REQUEST)
     assert caught.value is refused
 
 
-class FakeSession:
-    auth = object()
-
-    def get_token(self):
-        return "fake-token-value"
-
-
-class FakeCloud:
-    def __init__(self, credentials, settings):
-        self.session = FakeSession()
-
-    @contextlib.contextmanager
-    def translated(self, doing):
-        yield
-
-
-class FakeLock:
-    def __init__(self, path):
-        pass
-
-    @contextlib.contextmanager
-    def acquire(self, deadline):
-        yield
-
-
-def succeed(monkeypatch):
-    import nova_snapshot_hook.cloud.client as cloud
-    import nova_snapshot_hook.files as lock
+def succeed(monkeypatch, tmp_path):
     import nova_snapshot_hook.backup.snapshotter as snapshot
-    import nova_snapshot_hook.cloud.token_cache as token_cache
     result = SnapshotResult(image_id="img-new", name="n", series="daily", rotation=3,
                             server_id=SERVER, method="createBackup", state="captured", seconds=0.1)
 
     class FakeSnapshotter:
-        def __init__(self, *args):
-            pass
+        def __init__(self, cloud, server_id, request, deadline, hostname):
+            assert server_id == SERVER and request is REQUEST
 
         def run(self):
             return result
 
-    monkeypatch.setattr(backup, "load_credentials", lambda *a, **k: object())
-    monkeypatch.setattr(backup, "resolve_server", lambda *a, **k: (SERVER, "test"))
-    monkeypatch.setattr(cloud, "Cloud", FakeCloud)
-    monkeypatch.setattr(lock, "HostLock", FakeLock)
     monkeypatch.setattr(snapshot, "Snapshotter", FakeSnapshotter)
-    monkeypatch.setattr(token_cache, "restore", lambda *a, **k: False)
-    monkeypatch.setattr(token_cache, "save", lambda *a, **k: None)
-    return result
+    return result, FakeContext(cloud=object(), lock_path=str(tmp_path / "lock"))
 
 
-def test_take_backup_records_a_success_and_returns_the_same_result(path, monkeypatch):
-    result = succeed(monkeypatch)
-    assert backup.take_backup(SETTINGS, REQUEST, 10) is result
+def test_take_backup_records_a_success_and_returns_the_same_result(path, monkeypatch, tmp_path):
+    result, ctx = succeed(monkeypatch, tmp_path)
+    assert backup.take_backup(ctx, REQUEST) is result
     entry = attempts.read()["daily"]
     assert entry["outcome"] == "succeeded" and entry["image"] == "img-new"
     assert entry["server"] == SERVER and entry["last_success"] == entry["time"]
@@ -168,5 +152,16 @@ def test_a_success_is_returned_even_when_recording_fails(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv(attempts.ENVIRONMENT, str(blocker / "attempts"))
-    result = succeed(monkeypatch)
-    assert backup.take_backup(SETTINGS, REQUEST, 10) is result
+    result, ctx = succeed(monkeypatch, tmp_path)
+    assert backup.take_backup(ctx, REQUEST) is result
+
+
+def test_the_host_lock_held_by_another_run_names_its_holder(tmp_path, monkeypatch, path):
+    from nova_snapshot_hook.errors import HookError
+    from nova_snapshot_hook.files import FileLock
+    result, ctx = succeed(monkeypatch, tmp_path)
+    ctx.deadline = time.monotonic() + 0.2
+    with FileLock(ctx.settings.lock_path, note_pid=True).acquire(ctx.deadline):
+        with pytest.raises(HookError, match=f"pid {os.getpid()}"):
+            backup.take_backup(ctx, REQUEST)
+    assert backup.take_backup(ctx, REQUEST) is result       # released with its holder

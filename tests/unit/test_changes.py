@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from nova_snapshot_hook.apt.stream import parse_stream, read_stream
 from nova_snapshot_hook.apt.changes import Change, ChangeSet, build_changes, classify
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"   # copies of ../shared/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 
 # (kind, name, arch, old version, new version, display name), in dpkg's order.
@@ -27,14 +27,13 @@ EXPECTED = {
 
 def fixture_changes(name):
     stream = read_stream(io.BytesIO((FIXTURES / name).read_bytes()))
-    return build_changes(stream.actions, stream.config.get("APT::Architecture"))
+    return build_changes(stream.action_lines.parse(), stream.config.get("APT::Architecture"))
 
 
 def changes_of(*lines, native="amd64", version=3):
     data = b"VERSION %d\nAPT::Architecture=amd64\n\n" % version
     stream = parse_stream(data + b"".join(line.encode() + b"\n" for line in lines))
-    assert stream.error is None
-    return build_changes(stream.actions, native)
+    return build_changes(stream.action_lines.parse(), native)
 
 
 def test_every_fixture_has_an_expected_change_set():
@@ -57,6 +56,17 @@ def test_captured_install_and_upgrade_summary_and_listing():
     assert change_set.summary(first=change_set.changes[1], old_versions=False) == \
         "upgrade hello-snap 2.0-1 and 1 more"
     assert change_set.listing() == "upgrade hello-snap 1.0-1->2.0-1; install less 590-2.1~deb12u2"
+
+
+def test_expected_versions_say_what_dpkg_should_leave_with_architectures():
+    change_set = changes_of("less 590-2 amd64 foreign < 590-3 amd64 foreign /x/less.deb",
+                            "hello 2.10-3 amd64 none > - - none **REMOVE**",
+                            "new - - none < 1.0 all none /x/new.deb",
+                            "conf 1.0 all none = 1.0 all none **CONFIGURE**")
+    assert change_set.expected_versions() == {"less:amd64": "590-3", "hello:amd64": "-",
+                                              "new:all": "1.0"}
+    v2 = changes_of("libc6 2.36-9 < 2.36-9+deb12u3 /x/libc6.deb", version=2)
+    assert v2.expected_versions() == {"libc6": "2.36-9+deb12u3"}
 
 
 def test_purge_reads_as_a_removal():

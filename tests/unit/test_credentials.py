@@ -475,7 +475,7 @@ def test_non_utf8_credentials_file_is_refused(tmp_path):
     assert "UTF-8" in str(raised(load_credentials, str(path), environ=NO_ENVIRONMENT))
 
 
-# ---------------------------------------------------------------- precedence (clarification 10)
+# ---------------------------------------------------------------- precedence (doc/decisions.md)
 
 OTHER_CLOUD = {"OS_AUTH_URL": "https://other.example:5000/v3", "OS_USERNAME": "mallory",
                "OS_PASSWORD": "other-password", "OS_PROJECT_NAME": "other", "HOME": "/root"}

@@ -1,11 +1,14 @@
-"""Fleet mode's rules (fleet.py): selection, the bounded pool, the summary, freshness."""
+"""Fleet mode's rules (rules/fleet_plan.py): selection, the bounded pool, the summary,
+freshness (with the model of rules/freshness.py)."""
 
 import threading
 import time
 
 import pytest
 
+from nova_snapshot_hook import views
 from nova_snapshot_hook.rules import fleet_plan as fleet
+from nova_snapshot_hook.rules import freshness
 
 NOW = 1_794_985_600.0          # 2026-11-18T07:06:40Z
 
@@ -179,7 +182,7 @@ def test_requested_captured_and_active_are_successes():
 
 
 def test_summary_table_has_a_row_per_server_and_names_the_failed_ones():
-    lines = fleet.summary_lines(outcomes(), seconds=3.5)
+    lines = views.fleet_summary_lines(outcomes(), seconds=3.5)
     assert lines[0].split() == ["SERVER", "NAME", "IMAGE", "STATE", "SECONDS", "ERROR"]
     assert lines[1].split()[:5] == ["id-web1", "web1", "img-1", "captured", "1.2"]
     assert "failed" in lines[2] and "vm_state rescued" in lines[2]
@@ -220,51 +223,68 @@ IMAGES = [image("id-web1", "daily", "2026-11-18T06:00:00Z"),
 def test_freshness_shows_the_newest_active_backup_of_each_series_of_each_server():
     rows = fleet.freshness([server("web1"), server("web2"), server("db1")], IMAGES, NOW)
     table = [(r.server_name, r.series, r.last["name"] if r.last else None,
-              (r.newest or {}).get("status"), r.active, r.verdict) for r in rows]
-    assert table == [("web1", "daily", "daily-2026-11-18T06:00:00Z", "queued", 2, "ok"),
-                     ("web1", "weekly", "weekly-2026-11-10T06:00:00Z", "active", 1, "ok"),
-                     ("web2", "daily", "daily-2026-11-16T06:00:00Z", "active", 1, "ok"),
-                     ("db1", None, None, None, 0, "none")]
+              (r.newest or {}).get("status"), r.active, r.verdict, r.why) for r in rows]
+    assert table == [
+        ("web1", "daily", "daily-2026-11-18T06:00:00Z", "queued", 2, "ok", "no age limit"),
+        ("web1", "weekly", "weekly-2026-11-10T06:00:00Z", "active", 1, "ok", "no age limit"),
+        ("web2", "daily", "daily-2026-11-16T06:00:00Z", "active", 1, "ok", "no age limit"),
+        ("db1", None, None, None, 0, "ok", "no backup, no age limit")]
     assert rows[0].age(NOW) == pytest.approx(3600 + 400)
+    assert freshness.exit_code(rows) == 0
 
 
-def test_max_age_makes_old_backups_stale_and_missing_ones_count_too():
+def test_max_age_makes_old_backups_stale_and_missing_ones_too_exit_1():
     rows = fleet.freshness([server("web1"), server("web2"), server("db1")], IMAGES, NOW,
                            max_age=fleet.parse_age("26h"))
     assert [(r.server_name, r.series, r.verdict) for r in rows] == [
         ("web1", "daily", "ok"), ("web1", "weekly", "stale"), ("web2", "daily", "stale"),
-        ("db1", None, "none")]
-    assert fleet.freshness_exit_code(rows, 26 * 3600) == 1
-    assert fleet.freshness_exit_code(rows, None) == 0
+        ("db1", None, "stale")]
+    assert rows[0].why == "newest backup 1h 06m old, limit 1d 02h"
+    assert rows[3].why == "no backup"
+    assert freshness.exit_code(rows) == 1
+    assert freshness.exit_code(rows[:1]) == 0
 
 
 def test_asking_for_a_series_shows_it_for_every_server_even_without_one():
     rows = fleet.freshness([server("web1"), server("db1")], IMAGES, NOW, series=["daily"],
                            max_age=8 * 86400)
     assert [(r.server_name, r.series, r.verdict) for r in rows] == [
-        ("web1", "daily", "ok"), ("db1", "daily", "none")]
-    assert fleet.freshness_exit_code(rows, 8 * 86400) == 1
+        ("web1", "daily", "ok"), ("db1", "daily", "stale")]
+    assert freshness.exit_code(rows) == 1
+
+
+def test_a_killed_newest_image_is_failing_and_exit_2_until_a_newer_backup():
+    killed = image("id-web1", "daily", "2026-11-18T07:01:00Z", status="killed")
+    rows = fleet.freshness([server("web1")], IMAGES + [killed], NOW, series=["daily"])
+    assert rows[0].verdict == "failing" and "killed" in rows[0].why
+    assert freshness.exit_code(rows) == 2
+    newer = image("id-web1", "daily", "2026-11-18T07:02:00Z")
+    rows = fleet.freshness([server("web1")], IMAGES + [killed, newer], NOW, series=["daily"])
+    assert rows[0].verdict == "ok" and freshness.exit_code(rows) == 0
 
 
 def test_an_image_inherited_by_a_restored_server_is_not_its_backup():
     # A server booted from web1's backup: its own images carry web1's nsh_* properties.
     restored = image("id-new", "daily", "2026-11-18T06:30:00Z", image_type="snapshot",
                      backup_type=None, nsh_server="id-web1", nsh_series="daily")
-    rows = fleet.freshness([server("new", sid="id-new")], [restored], NOW)
-    assert [(r.series, r.verdict) for r in rows] == [(None, "none")]
+    rows = fleet.freshness([server("new", sid="id-new")], [restored], NOW, max_age=3600)
+    assert [(r.series, r.verdict, r.why) for r in rows] == [(None, "stale", "no backup")]
 
 
 def test_freshness_lines_and_json():
-    rows = fleet.freshness([server("web1"), server("db1")], IMAGES, NOW)
-    lines = fleet.freshness_lines(rows, NOW)
+    rows = fleet.freshness([server("web1"), server("db1")], IMAGES, NOW, max_age=86400)
+    lines = views.fleet_status_lines(rows, NOW)
     assert lines[0].split()[:3] == ["SERVER", "NAME", "SERIES"]
     assert lines[1].split() == ["id-web1", "web1", "daily", "2026-11-18", "06:00:00", "1h",
-                                "06m", "queued", "2", "ok"]
-    assert lines[-1].split() == ["id-db1", "db1", "-", "-", "-", "-", "0", "none"]
-    assert fleet.freshness_lines([], NOW) == ["No server selected."]
+                                "06m", "queued", "2", "ok:", "newest", "backup", "1h", "06m",
+                                "old,", "limit", "1d", "00h"]
+    assert lines[-1].split() == ["id-db1", "db1", "-", "-", "-", "-", "0", "stale:", "no",
+                                 "backup"]
+    assert views.fleet_status_lines([], NOW) == ["No server selected."]
     data = rows[0].as_dict(NOW)
     assert data["age_seconds"] == 4000 and data["state"] == "queued" and data["backups"] == 2
     assert data["last_backup"]["created_at"] == "2026-11-18T06:00:00Z"
+    assert data["verdict"] == "ok" and data["why"].startswith("newest backup")
 
 
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("45m", 2700), ("26h", 93600),

@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 
+from nova_snapshot_hook import views
 from nova_snapshot_hook.rules import freshness as health
 
 SERVER = "11111111-2222-3333-4444-555555555555"
@@ -111,6 +112,16 @@ def test_a_backup_newer_than_the_failed_attempt_clears_the_failure():
     assert judge(images, {"daily": attempt("failed", 6 * HOUR)})["daily"].verdict == "ok"
 
 
+def test_a_killed_newest_image_is_failing_like_a_failed_attempt_until_a_newer_backup():
+    # The same rule as `fleet status`, which has no attempts file: Glance's failed upload.
+    killed = backup("apt", HOUR, status="killed", ident="broken")
+    healths = judge(all_tiers_fresh() + [backup("apt", DAY), killed])
+    assert healths["apt"].verdict == "failing" and "broken" in healths["apt"].why
+    assert health.exit_code(healths.values()) == 2
+    newer = backup("apt", HOUR // 2)
+    assert judge(all_tiers_fresh() + [backup("apt", DAY), killed, newer])["apt"].verdict == "ok"
+
+
 def test_attempts_recorded_for_another_server_are_ignored():
     # A server booted from a backup carries the original's attempts file.
     healths = judge(all_tiers_fresh(), {"daily": attempt("failed", HOUR, server=CLONE_SOURCE)})
@@ -161,7 +172,7 @@ def test_the_apt_series_is_listed_only_when_the_hook_is_on_or_it_has_backups():
 
 
 def test_the_table_shows_age_state_and_verdict():
-    lines = health.status_lines(health.judge(all_tiers_fresh(), {"daily": attempt(
+    lines = views.status_lines(health.judge(all_tiers_fresh(), {"daily": attempt(
         "succeeded", 5 * HOUR)}, SERVER, COUNTS, "apt", True, 3600, NOW), NOW)
     assert lines[0].split()[:3] == ["SERIES", "LAST", "BACKUP"]
     daily = next(line for line in lines if line.startswith("daily"))

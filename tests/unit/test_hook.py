@@ -59,6 +59,11 @@ def test_empty_action_list_is_settled_by_the_stream_alone_without_heavy_imports(
     assert "MODULES []" in out
 
 
+def test_configure_only_list_is_settled_by_the_stream_alone_without_heavy_imports(tmp_path):
+    status, out, err = run_hook(large_upgrade(300, configure_only=True), tmp_path, probe=True)
+    assert status == 0 and err == "" and out == "MODULES []\n"
+
+
 def test_skip_option_says_so_in_one_line_and_imports_nothing_heavy(tmp_path):
     stream = with_option(INSTALL, b"NovaSnapshotHook::Skip=true")
     status, out, err = run_hook(stream, tmp_path, probe=True)
@@ -102,6 +107,20 @@ def test_garbage_stream_in_strict_mode_stops_apt(tmp_path):
     assert status == 99 and "Strict mode" in err
 
 
+def test_a_malformed_config_with_the_require_option_stops_apt(tmp_path):
+    stream = with_option(with_option(INSTALL, b"NovaSnapshotHook::Require=true"), b"junk")
+    status, out, err = run_hook(stream, tmp_path)
+    assert status == 99 and "'junk'" in err and "Strict mode" in err
+
+
+def test_a_malformed_action_line_warns_naming_it_and_lets_apt_go_on(tmp_path):
+    status, out, err = run_hook(INSTALL + b"foo 1.0 < 2.0 /x/foo.deb\n", tmp_path)
+    assert status == 0 and out == ""
+    assert err.startswith("WARNING: nova-snapshot-hook: no backup image before this apt run:"
+                          " cannot read apt's package list: line ")
+    assert "9 space-separated fields" in err and err.rstrip().endswith("apt goes on.")
+
+
 def test_bad_settings_file_warns_naming_the_key(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path, settings="operations = instal\n")
     assert status == 0 and "[apt] operations" in err and "apt goes on" in err
@@ -122,6 +141,10 @@ def test_a_second_run_within_the_minimum_interval_takes_no_new_backup(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path)
     assert status == 0 and err == ""
     assert "within the minimum interval" in out and "install hello-snap 1.0-1" in out
+    # The changes wait for apt-post-invoke in a private file of the state format.
+    later = state / "later-changes"
+    assert later.read_text() == "image img\nchanges install hello-snap 1.0-1\n"
+    assert later.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_closed_info_fd_warns_and_lets_apt_go_on(tmp_path):
@@ -151,10 +174,10 @@ def expected_output(stream, env=None):
     hook prints (the skip reason), or nothing (rule 1)."""
     from nova_snapshot_hook.apt.stream import parse_stream
     from nova_snapshot_hook.apt.changes import build_changes
-    from nova_snapshot_hook.apt.policy import SKIP, decide_from_stream
+    from nova_snapshot_hook.apt.policy import SKIP, settle_by_stream
     parsed = parse_stream(stream)
-    assert parsed.error is None
-    decision = decide_from_stream(build_changes(parsed.actions, "amd64"), parsed.config, env or {})
+    changes = build_changes(parsed.action_lines.parse(), "amd64")
+    decision = settle_by_stream(parsed.config, changes, env or {})
     assert decision is not None and not decision.snapshot
     return f"INFO: nova-snapshot-hook: {decision.reason}\n" if decision.rule == SKIP else ""
 

@@ -168,7 +168,7 @@ def test_the_wait_is_logged(scripted, caplog, sleeps):
 
 
 def test_the_cloud_session_carries_the_policy():
-    from nova_snapshot_hook.cloud import client as cloud
+    from nova_snapshot_hook.cloud import session as cloud
     from nova_snapshot_hook.config import Settings
     credentials = type("C", (), {"cacert": None, "verify": True, "cert": None, "key": None,
                                  "auth_type": "v3password",

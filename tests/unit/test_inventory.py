@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from nova_snapshot_hook import text, views
 from nova_snapshot_hook.rules import inventory
 from nova_snapshot_hook.errors import ConfigError
 
@@ -45,10 +46,10 @@ def inherited_by(kind, parent, **extra):
 def test_a_snapshot_that_inherited_our_properties_is_not_ours_and_shows_no_apt_facts():
     child = inherited_by("snapshot", APT)
     assert not inventory.made_by_us(child) and not inventory.is_ours(child, SERVER)
-    assert inventory.series_of(child) == "snapshot" and inventory.change_line(child) == ""
+    assert inventory.series_of(child) == "snapshot" and views.change_line(child) == ""
     record = inventory.record(child, SERVER)
     assert record["ours"] is False and record["changes"] is None and record["trigger"] is None
-    text = "\n".join(inventory.detail_lines(child, SERVER))
+    text = "\n".join(views.detail_lines(child, SERVER))
     assert "inherited from base image a" in text and "before " not in text
 
 
@@ -59,15 +60,15 @@ def test_someone_elses_backup_of_another_type_that_inherited_our_properties_is_n
 
 def test_an_inherited_not_guaranteed_mark_is_not_shown():
     parent = image("p", "1", nsh_capture="not-guaranteed")
-    assert inventory.marks(parent) == "!"
-    assert inventory.marks(inherited_by("snapshot", parent)) == ""
+    assert views.marks(parent) == "!"
+    assert views.marks(inherited_by("snapshot", parent)) == ""
 
 
 def test_our_backup_of_a_restored_server_shows_no_apt_change_it_did_not_precede():
     # A daily backup of a server rebuilt from an apt backup: Nova copies nsh_changes onto it.
     daily = dict(inherited_by("backup", APT), nsh_series="daily", backup_type="daily",
                  nsh_trigger="schedule", nsh_method="createBackup")
-    assert inventory.is_ours(daily, SERVER) and inventory.change_line(daily) == ""
+    assert inventory.is_ours(daily, SERVER) and views.change_line(daily) == ""
 
 
 def test_our_image_is_only_ours_for_the_server_nsh_server_and_instance_uuid_both_name():
@@ -78,21 +79,21 @@ def test_our_image_is_only_ours_for_the_server_nsh_server_and_instance_uuid_both
 
 
 def test_change_line_names_the_change_and_the_apt_runs_outcome():
-    assert inventory.change_line(APT) == ("before: upgrade openssl 3.0.11-1 -> 3.0.11-2 "
+    assert views.change_line(APT) == ("before: upgrade openssl 3.0.11-1 -> 3.0.11-2 "
                                           "-> succeeded")
     failed = dict(APT, nsh_outcome="failed")
-    assert inventory.change_line(failed).endswith("-> failed")
+    assert views.change_line(failed).endswith("-> failed")
 
 
 def test_change_line_says_pending_when_no_outcome_was_recorded_and_points_at_later_changes():
     pending = {k: v for k, v in APT.items() if k != "nsh_outcome"}
     pending["nsh_later_01"] = "upgrade curl 7.88->7.89"
-    line = inventory.change_line(pending)
+    line = views.change_line(pending)
     assert "-> pending" in line and "later changes" in line
 
 
 def test_an_image_without_an_apt_change_has_no_change_line():
-    assert inventory.change_line(image("d", "2026-11-26T01:00:00Z")) == ""
+    assert views.change_line(image("d", "2026-11-26T01:00:00Z")) == ""
 
 
 def test_numbered_properties_come_in_numeric_order():
@@ -104,7 +105,7 @@ def test_numbered_properties_come_in_numeric_order():
 def test_list_is_newest_first_with_the_change_under_its_image():
     older = image("d", "2026-11-25T01:00:00Z")
     newer = image("w", "2026-11-27T01:00:00Z", series="weekly")
-    lines = inventory.list_lines([older, APT, newer], SERVER)
+    lines = views.list_lines([older, APT, newer], SERVER)
     rows = [line for line in lines if "web01-" in line]
     assert [row.split()[-1] for row in rows] == ["web01-weekly-w", "web01-apt-a", "web01-daily-d"]
     at = lines.index(next(line for line in lines if line.endswith("web01-apt-a")))
@@ -115,7 +116,7 @@ def test_list_is_newest_first_with_the_change_under_its_image():
 
 def test_protected_and_not_guaranteed_images_are_marked_and_the_marks_explained():
     marked = image("p", "2026-11-26T01:00:00Z", protected=True, nsh_capture="not-guaranteed")
-    lines = inventory.list_lines([marked, image("d", "2026-11-25T01:00:00Z")], SERVER)
+    lines = views.list_lines([marked, image("d", "2026-11-25T01:00:00Z")], SERVER)
     row = next(line for line in lines if line.endswith("web01-daily-p"))
     assert " P! " in row
     assert any(line.startswith("P: protected") for line in lines)
@@ -123,12 +124,12 @@ def test_protected_and_not_guaranteed_images_are_marked_and_the_marks_explained(
 
 
 def test_no_legend_when_nothing_is_marked():
-    lines = inventory.list_lines([image("d", "2026-11-25T01:00:00Z")], SERVER)
+    lines = views.list_lines([image("d", "2026-11-25T01:00:00Z")], SERVER)
     assert not any(line.startswith(("P:", "!:")) for line in lines)
 
 
 def test_an_empty_list_says_so():
-    assert inventory.list_lines([], SERVER) == [f"No backup images of server {SERVER}."]
+    assert views.list_lines([], SERVER) == [f"No backup images of server {SERVER}."]
 
 
 def test_record_gives_scripts_every_fact_the_table_shows():
@@ -140,23 +141,29 @@ def test_record_gives_scripts_every_fact_the_table_shows():
     assert inventory.record(image("n", "1", ours=False), SERVER)["ours"] is False
 
 
-@pytest.mark.parametrize("size, text", [(None, "-"), (0, "0 B"), (1023, "1023 B"),
+@pytest.mark.parametrize("size, words", [(None, "-"), (0, "0 B"), (1023, "1023 B"),
                                         (6000, "5.9 KiB"), (3 * 1024 ** 3, "3.0 GiB")])
-def test_sizes_read_like_people_write_them(size, text):
-    assert inventory.human_size(size) == text
+def test_sizes_read_like_people_write_them(size, words):
+    assert text.human_size(size) == words
 
 
-@pytest.mark.parametrize("seconds, text", [(5, "5s"), (125, "2m"), (3 * 3600 + 120, "3h 02m"),
+@pytest.mark.parametrize("seconds, words", [(5, "5s"), (125, "2m"), (3 * 3600 + 120, "3h 02m"),
                                            (2 * 86400 + 4 * 3600, "2d 04h"), (-3, "0s")])
-def test_ages_are_short_and_exact_enough(seconds, text):
-    assert inventory.human_age(seconds) == text
+def test_ages_are_short_and_exact_enough(seconds, words):
+    assert text.human_age(seconds) == words
+
+
+def test_the_table_pads_every_column_but_the_last_and_ends_no_line_in_spaces():
+    assert text.table([("a", "bb", "long last"), ("ccc", "", "")], headers=("X", "Y", "Z")) == [
+        "X    Y   Z", "a    bb  long last", "ccc"]
+    assert text.table([]) == [] and text.table([("k", "v")]) == ["k  v"]
 
 
 def test_times_parse_with_z_fractions_and_offsets():
     assert inventory.parse_time("2026-11-26T00:00:00Z") == inventory.parse_time(
         "2026-11-26T01:00:00.000+01:00")
     assert inventory.parse_time("not a time") is None and inventory.parse_time(None) is None
-    assert inventory.format_time(inventory.parse_time("2026-11-26T06:14:56Z")) == \
+    assert text.format_time(inventory.parse_time("2026-11-26T06:14:56Z")) == \
         "2026-11-26 06:14:56"
 
 
@@ -194,7 +201,7 @@ def test_scrub_masks_credentials_in_urls_and_secret_looking_keys_only():
 
 def test_show_lists_every_field_and_property_and_says_what_the_backup_is():
     full = dict(APT, protected=True, custom_property="kept", nsh_later_01="install b 1")
-    lines = inventory.detail_lines(full, SERVER, now=inventory.parse_time("2026-11-26T06:06:00Z"))
+    lines = views.detail_lines(full, SERVER, now=inventory.parse_time("2026-11-26T06:06:00Z"))
     text = "\n".join(lines)
     for key in full:
         assert any(line.split()[:1] == [key] for line in lines), key
@@ -205,16 +212,16 @@ def test_show_lists_every_field_and_property_and_says_what_the_backup_is():
 
 
 def test_show_marks_a_capture_that_is_not_guaranteed():
-    lines = inventory.detail_lines(image("n", "1", nsh_capture="not-guaranteed"), SERVER)
+    lines = views.detail_lines(image("n", "1", nsh_capture="not-guaranteed"), SERVER)
     assert any("NOT GUARANTEED" in line for line in lines)
 
 
 def test_attached_volumes_are_warned_about_and_none_means_no_warning():
     server = {"id": SERVER, "os-extended-volumes:volumes_attached": [{"id": "vol-1"},
                                                                       {"id": "vol-2"}]}
-    warning = inventory.volume_warning(server)
+    warning = views.volume_warning(server)
     assert "2 volumes are attached" in warning and "vol-1, vol-2" in warning
     assert "not in the backup images" in warning
-    assert inventory.volume_warning({"id": SERVER,
+    assert views.volume_warning({"id": SERVER,
                                      "os-extended-volumes:volumes_attached": []}) is None
-    assert inventory.volume_warning({"id": SERVER}) is None
+    assert views.volume_warning({"id": SERVER}) is None

@@ -1,6 +1,7 @@
 """The command modules' own small parts: arguments, refusals before any request, file output."""
 
 import os
+from pathlib import Path
 import stat
 
 import pytest
@@ -79,13 +80,16 @@ def test_status_without_credentials_cannot_be_read_and_exits_2_with_a_metrics_fi
 
 
 def test_check_without_credentials_fails_that_line_and_skips_the_rest(capsys, settings_file,
-                                                                       tmp_path):
+                                                                       tmp_path, monkeypatch):
+    shipped = Path(__file__).resolve().parents[2] / "etc/apt/apt.conf.d/80nova-snapshot-hook"
+    monkeypatch.setenv("APT_CONFIG", str(shipped))      # the hook as the package registers it
     status, out, _ = run_cli(capsys, "-c", settings_file, "--credentials",
                              str(tmp_path / "missing"), "check")
     lines = out.splitlines()
     assert status == 1
-    assert lines[0].startswith("OK: settings: ") and lines[1].startswith("FAIL: credentials: ")
-    assert all(line.startswith("SKIP: ") for line in lines[2:]) and len(lines) == 8
+    assert lines[0].startswith("OK: settings: ") and lines[1].startswith("OK: apt hook: ")
+    assert lines[2].startswith("FAIL: credentials: ")
+    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 9
 
 
 def test_the_metrics_file_is_replaced_whole_and_readable_by_the_collector(tmp_path):

@@ -1,4 +1,4 @@
-"""The snapshot decision: clarification 4's precedence, first match wins."""
+"""The snapshot decision: the decision precedence of doc/decisions.md, first match wins."""
 
 import io
 from pathlib import Path
@@ -9,9 +9,10 @@ from hypothesis import given, settings, strategies as st
 from nova_snapshot_hook.apt import policy
 from nova_snapshot_hook.apt.stream import AptConfig, parse_stream, read_stream
 from nova_snapshot_hook.apt.changes import build_changes
-from nova_snapshot_hook.apt.policy import Decision, HookPolicy, Transaction, decide, decide_from_stream
+from nova_snapshot_hook.apt.policy import Decision, HookPolicy, decide, settle_by_stream
+from nova_snapshot_hook.apt.state import Transaction
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"   # copies of ../shared/fixtures
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 
 NOW = 1795665960.0
@@ -27,9 +28,7 @@ HELLO_REMOVE = "hello 2.10-3 amd64 none > - - none **REMOVE**"
 
 def changes_of(*lines):
     data = b"VERSION 3\nAPT::Architecture=amd64\n\n" + b"".join(l.encode() + b"\n" for l in lines)
-    stream = parse_stream(data)
-    assert stream.error is None
-    return build_changes(stream.actions, "amd64")
+    return build_changes(parse_stream(data).action_lines.parse(), "amd64")
 
 
 def run(pid=100, fingerprint="f1", at=NOW, frontend="apt-get"):
@@ -160,11 +159,11 @@ def test_no_previous_snapshot_means_no_interval_to_respect():
 
 def test_unattended_upgrades_twin_runs_of_the_captured_stream_give_one_snapshot():
     stream = fixture("bookworm-unattended-upgrades-step.txt")
-    changes = build_changes(stream.actions, "amd64")
+    changes = build_changes(stream.action_lines.parse(), "amd64")
     frontend = policy.frontend_name(stream.config)
-    first = Transaction(stream.fingerprint(), 4242, NOW, frontend)
-    twin = Transaction(fixture("bookworm-unattended-upgrades-step.txt").fingerprint(), 4242,
-                       NOW + 0.4, frontend)
+    first = Transaction(stream.action_lines.fingerprint(), 4242, NOW, frontend)
+    twin = Transaction(fixture("bookworm-unattended-upgrades-step.txt").action_lines.fingerprint(),
+                       4242, NOW + 0.4, frontend)
     assert frontend == "unattended-upgrade"
     assert decide(changes, stream.config, HookPolicy(), current=first).snapshot is True
     second = decide(changes, stream.config, HookPolicy(min_interval=0), current=twin,
@@ -269,7 +268,8 @@ def test_ordinary_change_gets_a_snapshot_named_after_dpkgs_first_change():
                                   "bookworm-unattended-upgrades-step.txt"])
 def test_every_captured_stream_gets_a_snapshot_under_the_defaults(name):
     stream = fixture(name)
-    decision = decide(build_changes(stream.actions, "amd64"), stream.config, HookPolicy())
+    decision = decide(build_changes(stream.action_lines.parse(), "amd64"), stream.config,
+                      HookPolicy())
     assert (decision.snapshot, decision.rule) == (True, policy.CHANGES)
 
 
@@ -310,7 +310,7 @@ def test_strict_mode_travels_in_the_decision_but_never_changes_it(rule):
 
 
 def test_require_option_marks_a_stream_settled_decision_strict():
-    decision = decide_from_stream(changes_of(), AptConfig({"NovaSnapshotHook::Require": "yes"}))
+    decision = settle_by_stream(AptConfig({"NovaSnapshotHook::Require": "yes"}), changes_of())
     assert decision.strict is True and decision.snapshot is False
 
 
@@ -323,17 +323,36 @@ def test_require_false_does_not_undo_strict_settings():
 # --- the stream-only shortcut ---
 
 def test_stream_alone_settles_empty_and_skip_and_nothing_else():
-    assert decide_from_stream(changes_of(), APT_GET).rule == policy.NOTHING
-    assert decide_from_stream(changes_of(LESS_UPGRADE), SKIP).rule == policy.SKIP
-    assert decide_from_stream(changes_of(LESS_UPGRADE), APT_GET,
-                              {"NOVA_SNAPSHOT_HOOK_SKIP": "yes"}).rule == policy.SKIP
-    assert decide_from_stream(changes_of(KERNEL), APT_GET) is None
+    assert settle_by_stream(APT_GET, changes_of()).rule == policy.NOTHING
+    assert settle_by_stream(SKIP, changes_of(LESS_UPGRADE)).rule == policy.SKIP
+    assert settle_by_stream(APT_GET, changes_of(LESS_UPGRADE),
+                            {"NOVA_SNAPSHOT_HOOK_SKIP": "yes"}).rule == policy.SKIP
+    assert settle_by_stream(APT_GET, changes_of(KERNEL)) is None
 
 
 def test_stream_settled_decision_is_what_the_full_decision_says():
     for changes, config in ((changes_of(), APT_GET), (changes_of(KERNEL), SKIP)):
-        assert decide_from_stream(changes, config) == decide(changes, config,
-                                                             HookPolicy(enabled=False))
+        assert settle_by_stream(config, changes) == decide(changes, config,
+                                                           HookPolicy(enabled=False))
+
+
+def test_decide_takes_rules_1_and_2_from_the_one_entry(monkeypatch):
+    asked = []
+
+    def settled(config, actions, environ=None):
+        asked.append((config, actions, environ))
+        return Decision(False, "from-the-entry", "r", False)
+
+    monkeypatch.setattr(policy, "settle_by_stream", settled)
+    changes, environ = changes_of(KERNEL), {"X": "1"}
+    decision = decide(changes, APT_GET, HookPolicy(strict=True), environ)
+    assert decision == Decision(False, "from-the-entry", "r", True)   # strict from the policy
+    assert asked == [(APT_GET, changes, environ)]
+
+
+def test_the_old_entries_for_rules_1_and_2_are_gone():
+    assert not any(hasattr(policy, name) for name in (
+        "decide_from_stream", "decide_skip_unparsed"))
 
 
 # --- records ---
@@ -355,40 +374,7 @@ def test_decision_is_a_plain_value():
                                                                 record_changes=False, lead=None)
 
 
-def test_transaction_record_round_trips_through_text():
-    record = Transaction("ab12", 4242, NOW + 0.25, "unattended-upgrade", "9f1c-image")
-    assert record.to_text() == ("fingerprint=ab12\nfrontend_pid=4242\ntime=1795665960.25\n"
-                                "frontend=unattended-upgrade\nimage_id=9f1c-image\n")
-    assert Transaction.from_text(record.to_text()) == record
-    assert Transaction.from_text(record.to_text().encode()) == record
-
-
-@pytest.mark.parametrize("text", ["", "garbage", "fingerprint=a\ntime=soon\n",
-                                  "time=5\n", "fingerprint=a\ntime=5\nfrontend_pid=x\n", None])
-def test_unreadable_transaction_record_reads_as_no_previous_snapshot(text):
-    assert Transaction.from_text(text) is None
-
-
-def test_control_characters_cannot_break_the_record_format():
-    record = Transaction("a\nfrontend_pid=1", None, NOW, "x\ry", None)
-    back = Transaction.from_text(record.to_text())
-    assert back.fingerprint == "a?frontend_pid=1" and back.frontend_pid is None
-    assert back.frontend == "x?y"
-
-
-@GENERATED
-@given(fingerprint=st.text("0123456789abcdef", min_size=1, max_size=32),
-       pid=st.none() | st.integers(1, 2 ** 22),
-       at=st.floats(0, 4e9, allow_nan=False),
-       frontend=st.text(st.characters(min_codepoint=32, blacklist_categories=("Cs",)),
-                        max_size=30),
-       image_id=st.none() | st.uuids().map(str))
-def test_any_transaction_record_round_trips(fingerprint, pid, at, frontend, image_id):
-    record = Transaction(fingerprint, pid, at, frontend, image_id)
-    assert Transaction.from_text(record.to_text()) == record
-
-
-# --- skip decided before the action lines are parsed (the hook's fast path) ---
+# --- settled from the unparsed action lines (the hook's fast path) ---
 
 REQUIRE_SKIP = AptConfig({"NovaSnapshotHook::Skip": "yes", "NovaSnapshotHook::Require": "1"})
 ACTION_LISTS = {"empty": (), "configure-only": (KERNEL_CONFIGURE,),
@@ -400,43 +386,57 @@ def unparsed(lines, config):
     data = b"VERSION 3\nAPT::Architecture=amd64\n" + b"".join(
         f"{key}={value}\n".encode() for key, value in config.items()) + b"\n" + b"".join(
         line.encode() + b"\n" for line in lines)
-    return read_stream(io.BytesIO(data), actions=False)
+    return read_stream(io.BytesIO(data))
+
+
+SETTINGS_OF_SKIP = {  # id -> (apt config, environment, whether skip is set)
+    "option": ({"NovaSnapshotHook::Skip": "true"}, {}, True),
+    "option-strict": ({"NovaSnapshotHook::Skip": "yes", "NovaSnapshotHook::Require": "1"}, {},
+                      True),
+    "variable": ({}, {"NOVA_SNAPSHOT_HOOK_SKIP": "1"}, True),
+    "variable-over-false-option": ({"NovaSnapshotHook::Skip": "false"},
+                                   {"NOVA_SNAPSHOT_HOOK_SKIP": "on"}, True),
+    "no-skip": ({}, {}, False),
+    "no-skip-strict": ({"NovaSnapshotHook::Require": "1"}, {}, False),
+    "false-option": ({"NovaSnapshotHook::Skip": "false"}, {}, False),
+    "zero-variable": ({}, {"NOVA_SNAPSHOT_HOOK_SKIP": "0"}, False),
+    "not-booleans": ({"NovaSnapshotHook::Skip": "maybe"}, {"NOVA_SNAPSHOT_HOOK_SKIP": ""}, False),
+}
 
 
 @pytest.mark.parametrize("lines", ACTION_LISTS.values(), ids=ACTION_LISTS.keys())
-@pytest.mark.parametrize("config, environ", [
-    ({"NovaSnapshotHook::Skip": "true"}, {}),
-    ({"NovaSnapshotHook::Skip": "yes", "NovaSnapshotHook::Require": "1"}, {}),
-    ({}, {"NOVA_SNAPSHOT_HOOK_SKIP": "1"}),
-    ({"NovaSnapshotHook::Skip": "false"}, {"NOVA_SNAPSHOT_HOOK_SKIP": "on"}),
-], ids=["option", "option-strict", "variable", "variable-over-false-option"])
-def test_skip_decided_unparsed_is_what_the_full_parse_decides(lines, config, environ):
+@pytest.mark.parametrize("settings_of_skip", SETTINGS_OF_SKIP.values(), ids=SETTINGS_OF_SKIP.keys())
+def test_settled_unparsed_is_what_the_parsed_change_set_settles(lines, settings_of_skip):
+    config, environ, skip = settings_of_skip
     stream = unparsed(lines, config)
-    fast = policy.decide_skip_unparsed(stream.config, stream.only_configures, environ)
-    full = decide_from_stream(build_changes(stream.parse_actions().actions, "amd64"),
-                              stream.config, environ)
-    assert stream.error is None and fast is not None
+    fast = settle_by_stream(stream.config, stream.action_lines, environ)
+    full = settle_by_stream(stream.config, build_changes(stream.action_lines.parse(), "amd64"),
+                            environ)
+    nothing = lines in ((), (KERNEL_CONFIGURE,))
+    if not nothing and not skip:
+        assert fast is None and full is None       # the settings decide: parse, then decide()
+        return
     assert (fast.snapshot, fast.rule, fast.strict) == (full.snapshot, full.rule, full.strict)
     if full.rule == policy.SKIP:       # the line the hook prints
         assert fast == full
-    assert fast.rule == (policy.NOTHING if lines in ((), (KERNEL_CONFIGURE,)) else policy.SKIP)
-
-
-@pytest.mark.parametrize("config, environ", [
-    ({}, {}), ({"NovaSnapshotHook::Skip": "false"}, {}), ({}, {"NOVA_SNAPSHOT_HOOK_SKIP": "0"}),
-    ({"NovaSnapshotHook::Skip": "maybe"}, {"NOVA_SNAPSHOT_HOOK_SKIP": ""})])
-@pytest.mark.parametrize("lines", ACTION_LISTS.values(), ids=ACTION_LISTS.keys())
-def test_without_skip_nothing_is_decided_unparsed(lines, config, environ):
-    stream = unparsed(lines, config)
-
-    def not_asked():
-        raise AssertionError("the action lines were looked at although skip is not set")
-
-    assert policy.decide_skip_unparsed(stream.config, not_asked, environ) is None
+    assert fast.rule == (policy.NOTHING if nothing else policy.SKIP)
+    assert fast.strict is ("NovaSnapshotHook::Require" in config)
 
 
 def test_configure_only_beats_skip_even_unparsed():
-    decision = policy.decide_skip_unparsed(SKIP, lambda: True)
+    decision = settle_by_stream(SKIP, unparsed((KERNEL_CONFIGURE,), {}).action_lines)
     assert (decision.snapshot, decision.rule) == (False, policy.NOTHING)
-    assert policy.decide_skip_unparsed(REQUIRE_SKIP, lambda: False) == Decision(
+    assert settle_by_stream(REQUIRE_SKIP, unparsed((LESS_UPGRADE,), {}).action_lines) == Decision(
         False, policy.SKIP, "skipped: NovaSnapshotHook::Skip=yes", True)
+
+
+def test_unparsed_lines_settle_without_being_parsed(monkeypatch):
+    def not_parsed(*args):
+        raise AssertionError("the action lines were parsed")
+
+    from nova_snapshot_hook.apt import stream as apt_stream
+    monkeypatch.setattr(apt_stream, "_parse_action_lines", not_parsed)
+    for lines, config in (((KERNEL_CONFIGURE,) * 50, {}),
+                          ((LESS_UPGRADE,) * 50, {"NovaSnapshotHook::Skip": "true"})):
+        stream = unparsed(lines, config)
+        assert settle_by_stream(stream.config, stream.action_lines) is not None

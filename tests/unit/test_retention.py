@@ -1,3 +1,4 @@
+from nova_snapshot_hook import views
 from nova_snapshot_hook.rules import retention
 from nova_snapshot_hook.config import Settings
 
@@ -33,7 +34,7 @@ def test_other_series_are_kept_unless_keep_is_given():
     images = [image(f"m{n}", n, "manual") for n in range(3)]
     assert deleted(retention.plan(images, SERVER, COUNTS)) == []
     assert deleted(retention.plan(images, SERVER, COUNTS, keep=1)) == ["m0", "m1"]
-    lines = retention.plan_lines(retention.plan(images, SERVER, COUNTS))
+    lines = views.prune_lines(retention.plan(images, SERVER, COUNTS))
     assert lines == ["Series manual: 3 active; no count configured, all kept (give --keep N)."]
 
 
@@ -47,7 +48,7 @@ def test_a_tier_switched_off_still_keeps_its_newest_image():
     plans = retention.plan(images, SERVER, COUNTS)
     assert deleted(plans) == ["w0", "w1"]
     assert "keep 1 ([schedule] weekly = 0 (0 means off; at least one is kept))" in \
-        retention.plan_lines(plans)[0]
+        views.prune_lines(plans)[0]
 
 
 def test_only_active_images_count_and_others_are_never_deleted():
@@ -55,7 +56,7 @@ def test_only_active_images_count_and_others_are_never_deleted():
               image("d2", 3), image("d1", 2), image("d0", 1), image("k", 0, status="killed")]
     plans = retention.plan(images, SERVER, COUNTS)
     assert deleted(plans) == ["d0"]
-    assert "3 active, 3 in another status (left alone): delete 1." in retention.plan_lines(plans)[0]
+    assert "3 active, 3 in another status (left alone): delete 1." in views.prune_lines(plans)[0]
 
 
 def test_a_protected_image_keeps_its_slot_and_is_never_deleted():
@@ -63,7 +64,7 @@ def test_a_protected_image_keeps_its_slot_and_is_never_deleted():
     plans = retention.plan(images, SERVER, COUNTS)
     assert deleted(plans) == ["d0", "d1"]
     assert any(line.startswith("  protected, kept") and "(d2)" in line
-               for line in retention.plan_lines(plans))
+               for line in views.prune_lines(plans))
 
 
 def test_images_that_are_not_ours_or_of_another_server_are_never_touched():
@@ -80,10 +81,10 @@ def test_series_can_be_limited():
 
 def test_the_plan_lists_what_goes_with_its_date_name_and_id():
     plans = retention.plan([image("d2", 2), image("d1", 1), image("d0", 0)], SERVER, COUNTS)
-    lines = retention.plan_lines(plans)
+    lines = views.prune_lines(plans)
     assert lines[0] == "Series daily: keep 2 ([schedule] daily = 2); 3 active: delete 1."
     assert lines[1] == "  delete  2026-11-26 01:00:00  daily-d0 (d0)"
-    assert retention.plan_lines([]) == ["No images of ours for this server."]
+    assert views.prune_lines([]) == ["No images of ours for this server."]
 
 
 def test_a_snapshot_that_inherited_our_properties_after_a_restore_is_never_pruned():

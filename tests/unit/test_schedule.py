@@ -13,6 +13,7 @@ from nova_snapshot_hook.rules import schedule
 from nova_snapshot_hook.commands import scheduled as scheduled_command
 from nova_snapshot_hook.cloud.credentials import CredentialsNotConfigured
 from nova_snapshot_hook.backup.snapshotter import SnapshotResult
+from nova_snapshot_hook.files import FileLock
 
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 ALL_ON = {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 2}
@@ -158,10 +159,11 @@ def test_state_text_round_trips_and_garbage_is_no_state():
 def fake(tmp_path, monkeypatch):
     """The scheduled command with the cloud replaced: records the requests it would send."""
     from nova_snapshot_hook.backup import take as backup
+    from nova_snapshot_hook.cloud import credentials as credentials_module
 
     class Fake:
         requests, sleeps = [], []
-        credentials = object()
+        credentials = type("FakeCredentials", (), {"secrets": lambda self: ()})()
         conf = tmp_path / "settings.conf"
         state = tmp_path / "state" / "schedule"
 
@@ -178,8 +180,8 @@ def fake(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     made.write_settings()
 
-    def take_backup(settings, request, timeout, *args, credentials=None, **kwargs):
-        assert credentials is made.credentials
+    def take_backup(ctx, request):
+        assert ctx.credentials is made.credentials and ctx.deadline is not None
         made.requests.append(request)
         return SnapshotResult(image_id="img", name="n", series=request.series,
                               rotation=request.rotation, server_id="s", method="createBackup",
@@ -191,7 +193,7 @@ def fake(tmp_path, monkeypatch):
         return made.credentials
 
     monkeypatch.setattr(backup, "take_backup", take_backup)
-    monkeypatch.setattr(backup, "load_credentials", load_credentials)
+    monkeypatch.setattr(credentials_module, "load_credentials", load_credentials)
     monkeypatch.setattr(scheduled_command, "STATE_PATH", str(made.state))
     monkeypatch.delenv(scheduled_command.STATE_ENVIRONMENT, raising=False)
     monkeypatch.setattr(scheduled_command, "sleep", made.sleeps.append)
@@ -292,8 +294,8 @@ def test_all_tiers_off_takes_nothing_silently(fake, capsys):
 
 
 def test_a_run_holding_the_state_lock_makes_another_leave(fake):
-    other = scheduled_command._StateFile(str(fake.state))
-    assert other.lock()
+    other = FileLock(str(fake.state))
+    assert other.try_acquire()
     with other:
         assert fake.run("-q", "scheduled", "--no-delay") == 0
     assert fake.requests == []

@@ -1,18 +1,16 @@
-"""debian/share/settings-edit: the postinst's in-place editor of the settings file, and the
-initial settings file the package ships (debian/share/nova-snapshot-hook.conf)."""
+"""debian/share/settings-edit: the postinst's in-place editor of the settings file (the shipped
+file's keys and defaults are checked against the settings table in test_settings_table.py)."""
 
 import os
-import re
 import subprocess
 
 import pytest
 
-from nova_snapshot_hook.config import KEYS, Settings, parse_settings
+from nova_snapshot_hook.config import parse_settings
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EDIT = os.path.join(REPO, "debian", "share", "settings-edit")
 TEMPLATE = os.path.join(REPO, "debian", "share", "nova-snapshot-hook.conf")
-CONFIG_SCRIPT = os.path.join(REPO, "debian", "config")
 
 
 def edit(path, *triples, template=None, check=True):
@@ -39,26 +37,6 @@ def test_a_new_file_starts_from_the_template_with_the_values_set(tmp_path):
     assert text == template.replace("rotation = 5", "rotation = 9").replace(
         "yearly = 2", "yearly = 0").replace("\nid =\n", "\nid = abc\n")
     assert oct(conf.stat().st_mode & 0o777) == "0o644"
-
-
-def test_the_shipped_template_gives_the_defaults_and_names_only_known_keys():
-    text = open(TEMPLATE).read()
-    assert parse_settings(text, "t.conf") == Settings(path="t.conf")
-    section, named = None, set()
-    for line in text.splitlines():
-        header = re.match(r"\[(\w+)\]$", line)
-        if header:
-            section = header.group(1)
-            continue
-        key = re.match(r"#? ?([a-z_]+) =", line)
-        if key and section:
-            named.add((section, key.group(1)))
-    assert named <= set(KEYS)
-    managed = {("apt", "enabled"), ("apt", "operations"), ("apt", "rotation"), ("apt", "strict"),
-               ("apt", "wait"), ("schedule", "daily"), ("schedule", "weekly"),
-               ("schedule", "monthly"), ("schedule", "yearly"), ("server", "id")}
-    for section, key in managed:       # present, not commented out: edited in place
-        assert get(TEMPLATE, section, key) is not None
 
 
 def test_only_the_managed_keys_change_and_everything_else_stays(tmp_path):
@@ -121,13 +99,3 @@ def test_bad_arguments_are_refused(tmp_path, args):
     result = edit(tmp_path / "nsh.conf", *args, check=False)
     assert result.returncode == 2 and "settings-edit" in result.stderr
     assert not (tmp_path / "nsh.conf").exists()
-
-
-def test_the_config_script_reads_keys_with_the_same_awk():
-    """debian/config cannot use the shipped helper (it may run before the package is unpacked),
-    so it carries the reader's lines: they must stay the same."""
-    def reader(path):
-        text = open(path).read()
-        start = text.index("awk -v section=")
-        return [line.strip() for line in text[start:text.index("\"$1\"", start)].splitlines()]
-    assert reader(CONFIG_SCRIPT) == reader(EDIT)

@@ -1,0 +1,40 @@
+"""The hard deadline of a run. requests' timeouts do not cover name resolution or a stuck peer,
+and apt has no timeout of its own while it holds the dpkg lock: a SIGALRM timer ends the run."""
+
+import contextlib
+import os
+import signal
+
+from ..errors import HookError
+
+GRACE = 5.0     # the watchdog fires this long after the deadline the code itself keeps
+
+
+class DeadlineExceeded(HookError):
+    """The hard deadline passed: the run is abandoned wherever it was."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds, grace=GRACE, last_words=None):
+    """Raise DeadlineExceeded `grace` seconds after the deadline; if something swallows that
+    (a library's broad except), end the process `grace` seconds later all the same.
+
+    last_words: (message, exit status) for that final exit; None means exit status 1."""
+    def kill(signum, frame):
+        message, status = last_words or ("gave up: the hard deadline passed", 1)
+        os.write(2, (message + "\n").encode("utf-8", "replace"))
+        os._exit(status)
+
+    def fire(signum, frame):
+        signal.signal(signal.SIGALRM, kill)
+        signal.setitimer(signal.ITIMER_REAL, grace)
+        raise DeadlineExceeded(f"gave up after {seconds:.0f} s (the hard deadline)",
+                               fix="check the network and the cloud, or raise the timeout")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds + grace)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

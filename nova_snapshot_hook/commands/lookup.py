@@ -1,0 +1,42 @@
+"""Finding this server and its images, for list, show, restore and status."""
+
+from .. import views
+from ..errors import ConfigError, IdentityError
+from ..log import log
+from ..rules import inventory
+
+
+def server_or_none(ctx):
+    """GET /servers/{id} as a dict; None, with a warning, when the server no longer exists (its
+    backups outlive it: list them from a server restored with `restore --new`)."""
+    try:
+        return ctx.cloud.get_server(ctx.server_id).to_dict()
+    except IdentityError as err:
+        log.warning(f"{err.message}; showing its images anyway")
+        return None
+
+
+def warn_about_volumes(server):
+    warning = views.volume_warning(server) if server else None
+    if warning:
+        log.warning(warning)
+
+
+def server_images(ctx):
+    """Every image Glance lists for instance_uuid=<this server>: ours, Nova's backups, snapshots
+    (Nova sets instance_uuid on every createBackup and createImage image)."""
+    return ctx.cloud.list_images(instance_uuid=ctx.server_id)
+
+
+def find_image(ctx, text):
+    """One image by id or exact name (refused when ambiguous); see inventory.pick_by_name."""
+    cloud = ctx.cloud
+    if inventory.looks_like_id(text):
+        image = cloud.get_image(text.lower())
+        if image is not None:
+            return image
+    images = cloud.list_images(name=text)
+    if not images and inventory.looks_like_id(text):
+        raise ConfigError(f"no image {text} in this project",
+                          fix="'nova-snapshot-hook list' shows this server's images")
+    return inventory.pick_by_name(images, text, ctx.server_id)

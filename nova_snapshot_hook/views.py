@@ -1,0 +1,195 @@
+"""What the commands print for people: the lines of `list`, `show`, `status`, `prune` and
+`fleet`, made from what the rules decided (rules/ decides, this module words it, commands/ prints).
+The JSON shapes stay with the rules' objects (as_dict, inventory.record): scripts read those.
+"""
+
+import json
+
+from .rules import inventory
+from .rules.naming import PREFIX, SERVER_PROPERTY, made_by_us
+from .text import format_time, human_age, human_size, table
+
+PROTECTED_MARK, NOT_GUARANTEED_MARK = "P", "!"
+LEGEND = {PROTECTED_MARK: "protected: no rotation or prune deletes it",
+          NOT_GUARANTEED_MARK: "capture not guaranteed: the wait timed out, so the image may hold "
+                               "a disk already changed by what followed"}
+# Glance's own fields, shown first by `show`; everything else is a property.
+CORE_FIELDS = ("id", "name", "status", "created_at", "updated_at", "size", "virtual_size",
+               "disk_format", "container_format", "visibility", "protected", "os_hidden",
+               "owner", "min_disk", "min_ram", "checksum", "os_hash_algo", "os_hash_value",
+               "tags", "locations", "direct_url", "file", "schema", "self")
+
+
+def _created(image):
+    return format_time(inventory.parse_time(image.get("created_at")))
+
+
+# -- list ---------------------------------------------------------------------------------------
+def marks(image):
+    return ((PROTECTED_MARK if image.get("protected") else "")
+            + ("" if inventory.capture_guaranteed(image) else NOT_GUARANTEED_MARK))
+
+
+def change_line(image):
+    """`before: upgrade openssl 3.0.11-1 -> 3.0.11-2 -> succeeded`, or "" for no apt change."""
+    changes = image.get(PREFIX + "changes")
+    if not changes or not inventory.apt_facts(image):
+        return ""
+    outcome = image.get(PREFIX + "outcome") or "pending"
+    line = f"before: {changes} -> {outcome}"
+    if inventory.numbered(image, "later"):
+        line += " (and later changes under the same backup: see 'show')"
+    return line
+
+
+def list_lines(images, server_id):
+    """The `list` table, newest first; change lines indented under their image; a legend."""
+    images = inventory.newest_first(images)
+    if not images:
+        return [f"No backup images of server {server_id}."]
+    header = ("CREATED (UTC)", "SERIES", "STATUS", "SIZE", "MARK", "ID", "NAME")
+    rows = [(_created(image), inventory.series_of(image), image.get("status") or "-",
+             human_size(image.get("size")), marks(image) or "-", image.get("id") or "-",
+             image.get("name") or "-") for image in images]
+    header_line, *row_lines = table(rows, header)
+    indent = " " * (max(len(row[0]) for row in rows + [header]) + 2)
+    lines = [header_line]
+    for image, line in zip(images, row_lines):
+        lines.append(line)
+        change = change_line(image)
+        if change:
+            lines.append(indent + change)
+    used = {mark for image in images for mark in marks(image)}
+    lines += [f"{mark}: {LEGEND[mark]}" for mark in (PROTECTED_MARK, NOT_GUARANTEED_MARK)
+              if mark in used]
+    return lines
+
+
+def volume_warning(server):
+    """The warning for volumes attached to the server (a dict from GET /servers/{id}), or None."""
+    volumes = [volume.get("id") for volume in server.get("os-extended-volumes:volumes_attached") or []
+               if isinstance(volume, dict)]
+    if not volumes:
+        return None
+    some = ", ".join(volume for volume in volumes if volume)
+    noun = "volume is" if len(volumes) == 1 else f"{len(volumes)} volumes are"
+    return (f"{noun} attached to server {server.get('id')} ({some}): attached volumes are not in "
+            "the backup images (only a volume-backed server's root disk is snapshotted, in Cinder); "
+            "back their data up separately")
+
+
+# -- show ---------------------------------------------------------------------------------------
+def summary(image, server_id, now=None):
+    """(label, value) pairs that say what a backup is, for `show`."""
+    created = inventory.parse_time(image.get("created_at"))
+    series = inventory.series_of(image)
+    belongs = image.get("instance_uuid") or image.get(SERVER_PROPERTY) or "-"
+    pairs = [
+        ("image", f"{image.get('name') or '-'} ({image.get('id')})"),
+        ("status", image.get("status") or "-"),
+        ("created (UTC)", format_time(created) + (f", {human_age(now - created)} ago"
+                                                  if now is not None and created else "")),
+        ("size", human_size(image.get("size")) + (f" ({image['size']} bytes)"
+                                                   if image.get("size") is not None else "")),
+        ("server", belongs + (" (this server)" if belongs == server_id else "")),
+        ("series", series + (" (made by nova-snapshot-hook)" if made_by_us(image) else
+                             f" (its nsh_ properties are inherited from base image "
+                             f"{image.get('base_image_ref') or '?'}: not made by "
+                             "nova-snapshot-hook)" if inventory.inherited(image) else "")),
+        ("trigger", (image.get(PREFIX + "trigger") if made_by_us(image) else None) or "-"),
+        ("protected", f"yes (to let rotation delete it again: openstack image set --unprotected "
+                      f"{image.get('id')})" if image.get("protected") else
+                      "no (rotation or prune may delete it)"),
+    ]
+    if made_by_us(image):
+        pairs.append(("capture", "captured before the command went on"
+                      if inventory.capture_guaranteed(image) else
+                      "NOT GUARANTEED: the wait for the capture timed out; the image may hold a "
+                      "disk already changed by what followed"))
+    if inventory.apt_facts(image) and image.get(PREFIX + "changes"):
+        pairs.append(("before", image[PREFIX + "changes"]))
+        pairs.append(("apt outcome", image.get(PREFIX + "outcome") or "pending"))
+        pairs += [("changes", chunk) for chunk in inventory.numbered(image, "change")]
+        pairs += [("later changes", chunk) for chunk in inventory.numbered(image, "later")]
+    return pairs
+
+
+def detail_lines(image, server_id, now=None):
+    """`show`: the summary, then every field and property, core fields first, secrets masked."""
+    safe = inventory.scrub(image)
+    keys = [key for key in CORE_FIELDS if key in safe]
+    keys += sorted(key for key in safe if key not in CORE_FIELDS)
+    fields = [(key, safe[key] if isinstance(safe[key], str) else
+               json.dumps(safe[key], sort_keys=True)) for key in keys]
+    return (table(summary(safe, server_id, now)) + ["", "Fields and properties:"]
+            + ["  " + line for line in table(fields)])
+
+
+# -- status and fleet status --------------------------------------------------------------------
+FRESHNESS_HEADER = ("LAST BACKUP (UTC)", "AGE", "STATE", "KEPT")
+
+
+def _freshness_cells(row, now):
+    """The cells under FRESHNESS_HEADER of a freshness.SeriesFreshness."""
+    return (format_time(row.last_time), human_age(row.age(now)),
+            (row.newest or {}).get("status") or "-", str(row.active))
+
+
+def status_lines(rows, now):
+    """`status`: one line per series of this server, with its last attempt."""
+    if not rows:
+        return ["No backup series for this server, and no schedule enabled."]
+    header = ("SERIES",) + FRESHNESS_HEADER + ("LAST ATTEMPT", "VERDICT")
+    return table([(row.series,) + _freshness_cells(row, now) + (
+        f"{row.attempt['outcome']} {format_time(row.attempt['time'], seconds=False)}"
+        if row.attempt else "-", f"{row.verdict}: {row.why}") for row in rows], header)
+
+
+def fleet_status_lines(rows, now):
+    """`fleet status`: one line per series of each selected server."""
+    if not rows:
+        return ["No server selected."]
+    header = ("SERVER", "NAME", "SERIES") + FRESHNESS_HEADER + ("VERDICT",)
+    return table([(row.server_id, row.server_name or "-", row.series or "-")
+                  + _freshness_cells(row, now) + (f"{row.verdict}: {row.why}",)
+                  for row in rows], header)
+
+
+def fleet_summary_lines(outcomes, seconds=None):
+    """`fleet snapshot`: one line per server, then the count of backed up and failed."""
+    header = ("SERVER", "NAME", "IMAGE", "STATE", "SECONDS", "ERROR")
+    lines = table([(o.server_id, o.server_name or "-", o.image_id or "-", o.state,
+                    f"{o.seconds:.1f}", o.error or "") for o in outcomes], header)
+    failed = [o for o in outcomes if o.failed]
+    total = f" in {seconds:.1f} s" if seconds is not None else ""
+    tail = f"{len(outcomes)} server{'s' if len(outcomes) != 1 else ''}{total}: " \
+           f"{len(outcomes) - len(failed)} backed up, {len(failed)} failed"
+    if failed:
+        tail += ": " + ", ".join(o.server_name or o.server_id for o in failed)
+    return lines + [tail]
+
+
+# -- prune --------------------------------------------------------------------------------------
+def prune_lines(plans):
+    """What `prune` deletes and keeps, per retention.SeriesPlan."""
+    if not plans:
+        return ["No images of ours for this server."]
+    lines = []
+    for p in plans:
+        others = f", {p.others} in another status (left alone)" if p.others else ""
+        if p.keep is None:
+            lines.append(f"Series {p.series}: {len(p.active)} active{others}; no count configured, "
+                         "all kept (give --keep N).")
+            continue
+        keep = max(1, p.keep)
+        floor = " (0 means off; at least one is kept)" if p.keep < 1 else ""
+        verdict = f"delete {len(p.delete)}" if p.delete else "nothing to delete"
+        lines.append(f"Series {p.series}: keep {keep} ({p.source} = {p.keep}{floor}); "
+                     f"{len(p.active)} active{others}: {verdict}.")
+        lines += [f"  delete  {_describe(image)}" for image in p.delete]
+        lines += [f"  protected, kept  {_describe(image)}" for image in p.protected]
+    return lines
+
+
+def _describe(image):
+    return f"{_created(image)}  {image.get('name')} ({image.get('id')})"
