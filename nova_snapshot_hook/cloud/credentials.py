@@ -13,7 +13,7 @@ silently point the hook at another cloud.
 import os
 import re
 import stat
-from dataclasses import dataclass, fields
+from dataclasses import fields, make_dataclass
 
 from ..errors import CredentialsError
 
@@ -42,30 +42,17 @@ class CredentialsNotConfigured(CredentialsError):
     """No credentials anywhere yet: scheduled runs stay silent (doc/decisions.md, Defaults)."""
 
 
-@dataclass(frozen=True, repr=False)
-class Credentials:
-    auth_type: str
-    auth_url: str
-    username: str | None = None
-    user_id: str | None = None
-    password: str | None = None
-    user_domain_name: str | None = None
-    user_domain_id: str | None = None
-    project_name: str | None = None
-    project_id: str | None = None
-    project_domain_name: str | None = None
-    project_domain_id: str | None = None
-    application_credential_id: str | None = None
-    application_credential_name: str | None = None
-    application_credential_secret: str | None = None
-    region_name: str | None = None
-    interface: str = "public"
-    cacert: str | None = None          # always None when verify is False: "insecure" wins, as in the clients
-    verify: bool = True
-    cert: str | None = None
-    key: str | None = None
-    source: str = ""
+# The optional text fields, in keystoneauth's names (an openrc spells each OS_<NAME>).
+USER_FIELDS = ("username", "user_id", "password", "user_domain_name", "user_domain_id")
+PROJECT_FIELDS = ("project_name", "project_id", "project_domain_name", "project_domain_id")
+APPLICATION_CREDENTIAL_FIELDS = ("application_credential_id", "application_credential_name",
+                                 "application_credential_secret")
+# cacert is always None when verify is False: "insecure" wins, as in the clients.
+ENDPOINT_FIELDS = ("region_name", "cacert", "cert", "key")
+OPTIONAL_TEXT = USER_FIELDS + PROJECT_FIELDS + APPLICATION_CREDENTIAL_FIELDS + ENDPOINT_FIELDS
 
+
+class _CredentialsBehaviour:
     def secrets(self):
         """The secret values, for a logging filter that redacts them."""
         return tuple(v for v in (getattr(self, name) for name in SECRET_FIELDS) if v)
@@ -103,6 +90,15 @@ class Credentials:
             return {"project_id": self.project_id}
         return {"project_name": self.project_name,
                 **_domain("project", self.project_domain_id, self.project_domain_name)}
+
+
+# Who we are to Keystone: auth_type and auth_url, the optional text fields (each text or None),
+# the interface, whether TLS is verified, and where it all came from (for messages).
+Credentials = make_dataclass(
+    "Credentials",
+    [("auth_type", str), ("auth_url", str), *((name, "str | None", None) for name in OPTIONAL_TEXT),
+     ("interface", str, "public"), ("verify", bool, True), ("source", str, "")],
+    bases=(_CredentialsBehaviour,), frozen=True, repr=False)
 
 
 def _domain(prefix, domain_id, domain_name):
