@@ -5,8 +5,7 @@ an age and a size. Standard library only, nothing slow to import.
 import json
 import time
 
-IMAGE_PATCH = "application/openstack-images-v2.1-json-patch"
-MICROVERSION = "2.45"   # from 2.45 createBackup/createImage answer with the image id in the body
+from .cloud import IMAGE_PATCH, MICROVERSION
 
 
 class Call:

@@ -7,6 +7,7 @@ import json
 
 from .rules import inventory
 from .rules.naming import PREFIX, SERVER_PROPERTY, made_by_us
+from .rules.restore_plan import unprotect_hint
 from .text import format_time, human_age, human_size, table
 
 PROTECTED_MARK, NOT_GUARANTEED_MARK = "P", "!"
@@ -97,8 +98,8 @@ def summary(image, server_id, now=None):
                              f"{image.get('base_image_ref') or '?'}: not made by "
                              "nova-snapshot-hook)" if inventory.inherited(image) else "")),
         ("trigger", (image.get(PREFIX + "trigger") if made_by_us(image) else None) or "-"),
-        ("protected", f"yes (to let rotation delete it again: openstack image set --unprotected "
-                      f"{image.get('id')})" if image.get("protected") else
+        ("protected", f"yes (to let rotation delete it again: "
+                      f"{unprotect_hint(image.get('id'))})" if image.get("protected") else
                       "no (rotation or prune may delete it)"),
     ]
     if made_by_us(image):

@@ -134,12 +134,8 @@ def _decide_and_snapshot(argv, stream, changes, strict):
         settings = load_settings(argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None)
     except HookError as err:
         return failed(str(err), strict)
-    strict = strict or settings.apt_strict
-    hook_policy = policy.HookPolicy(
-        enabled=settings.apt_enabled, operations=frozenset(settings.apt_operations),
-        include=settings.apt_include, exclude=settings.apt_exclude,
-        important=settings.apt_important,
-        min_interval=settings.apt_min_interval, strict=strict)
+    hook_policy = policy.HookPolicy.from_settings(settings, strict)
+    strict = hook_policy.strict
     current = state.Transaction(stream.action_lines.fingerprint(), _frontend_pid(), time.time(),
                                 policy.frontend_name(stream.config))
     previous = state.parse_last_snapshot(state.read(state.LAST_SNAPSHOT) or "")
@@ -194,8 +190,9 @@ def _snapshot(ctx, changes, decision, current):
     settings = ctx.settings
 
     what = changes.summary(first=decision.lead, old_versions=False)
-    log.info(f"Start OpenStack snapshot before apt changes packages: {changes.summary(first=decision.lead)}.")
-    properties = {naming.PREFIX + "changes": changes.summary(first=decision.lead),
+    summary = changes.summary(first=decision.lead)
+    log.info(f"Start OpenStack snapshot before apt changes packages: {summary}.")
+    properties = {naming.PREFIX + "changes": summary,
                   naming.PREFIX + "frontend": current.frontend or "apt",
                   naming.PREFIX + "outcome": "pending"}
     for number, chunk in enumerate(changes.listing_chunks()[:MAX_CHANGE_PROPERTIES], 1):

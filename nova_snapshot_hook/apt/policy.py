@@ -15,11 +15,10 @@ Strict mode travels in the decision; it only changes what a failure does.
 
 Rules 1 and 2 need only apt's stream: ``settle_by_stream`` decides them, for the hook before
 the settings are read (and before the action lines are parsed), and for ``decide``, which adds
-rules 3-7. So it imports nothing else at the top but the settings table, config.py, which
-itself imports nothing (doc/hook-speed.md).
+rules 3-7. So it imports nothing else at the top: not even the settings table, whose defaults
+HookPolicy reads on first use (doc/hook-speed.md).
 """
 
-from ..config import DEFAULTS as SETTINGS
 from .stream import Record, parse_bool
 from .changes import DOWNGRADE, INSTALL, REINSTALL, REMOVAL, UPGRADE, ChangeSet
 
@@ -29,9 +28,6 @@ SKIP_VARIABLE = "NOVA_SNAPSHOT_HOOK_SKIP"
 COMMAND_LINE_KEY = "CommandLine::AsString"
 
 OPERATIONS = (INSTALL, UPGRADE, DOWNGRADE, REMOVAL, REINSTALL)
-# A reinstall puts back the version that is already there; it triggers only when configured.
-DEFAULT_OPERATIONS = frozenset(SETTINGS["apt_operations"])
-
 # Decision.rule values, one per rule above (6 has three).
 NOTHING, SKIP, DISABLED, SAME_TRANSACTION, MIN_INTERVAL, IMPORTANT = (
     "nothing-to-do", "skip", "disabled", "same-transaction", "min-interval", "important")
@@ -45,10 +41,22 @@ class HookPolicy(Record):
     __slots__ = ()
     _fields = ("enabled", "operations", "include", "exclude", "important", "min_interval",
                "strict")
-    _defaults = {"enabled": SETTINGS["apt_enabled"], "operations": DEFAULT_OPERATIONS,
-                 "include": SETTINGS["apt_include"], "exclude": SETTINGS["apt_exclude"],
-                 "important": SETTINGS["apt_important"],
-                 "min_interval": SETTINGS["apt_min_interval"], "strict": SETTINGS["apt_strict"]}
+    _defaults = None        # the settings table's, read when the first policy is made
+
+    def __new__(cls, *args, **kwargs):
+        if cls._defaults is None:
+            from ..config import Settings
+            cls._defaults = {}
+            cls._defaults = dict(zip(cls._fields, cls.from_settings(Settings())))
+        return super().__new__(cls, *args, **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings, strict=False):
+        """The policy of config.Settings; `strict` also when apt's options ask for it."""
+        return cls(enabled=settings.apt_enabled, operations=frozenset(settings.apt_operations),
+                   include=settings.apt_include, exclude=settings.apt_exclude,
+                   important=settings.apt_important, min_interval=settings.apt_min_interval,
+                   strict=strict or settings.apt_strict)
 
 
 class Decision(Record):

@@ -49,7 +49,6 @@ class Registration:
     state: str
     text: str
     findings: tuple = ()
-    settings: AptHookSettings = None
     files: tuple = ()
 
 
@@ -96,11 +95,11 @@ def assess(settings, blame=None):
                                f"{SHIPPED_FILE} ({RESTORE_CONFFILE})"))
     findings.sort(key=lambda finding: (FAIL, WARN).index(finding[0]))
     if findings:
-        return Registration(findings[0][0], findings[0][1], tuple(findings), settings)
+        return Registration(findings[0][0], findings[0][1], tuple(findings))
     source = f" (from {blame.hook_line})" if blame.hook_line else ""
     return Registration(OK, f"apt runs {PROGRAM} apt-hook before dpkg{source}, stream version "
                             f"{settings.version} on InfoFD {settings.info_fd}; "
-                            f"{POST_INVOKE_KEY} records the outcome", (), settings)
+                            f"{POST_INVOKE_KEY} records the outcome")
 
 
 def _missing_line(settings, blame):
@@ -173,8 +172,7 @@ def hook_registration(root=None):
         return Registration(FAIL, f"apt's configuration cannot be read: {_one_line(err)} "
                                   "(apt itself stops on it: correct that file)")
     verdict = assess(settings_of(config), blame_files(apt_pkg, files))
-    return Registration(verdict.state, verdict.text, verdict.findings, verdict.settings,
-                        tuple(files))
+    return Registration(verdict.state, verdict.text, verdict.findings, tuple(files))
 
 
 def read_apt_config(apt_pkg, root=None):

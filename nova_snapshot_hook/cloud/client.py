@@ -11,7 +11,7 @@ import contextlib
 from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
 
-from ..text import IMAGE_PATCH, MICROVERSION
+from . import IMAGE_PATCH, MICROVERSION
 from ..errors import ActionRefused, CloudError, CredentialsError, IdentityError
 
 

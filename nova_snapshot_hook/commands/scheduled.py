@@ -79,8 +79,8 @@ def state_path():
 def read_state(path=None):
     try:
         with open(path or state_path(), encoding="utf-8") as handle:
-            return schedule.parse_state(handle.read())
-    except (OSError, UnicodeDecodeError):
+            return read_state_from(handle)
+    except OSError:
         return None, None
 
 

@@ -250,7 +250,7 @@ def test_include_globs_only_count_triggering_operations():
 def test_reinstall_does_not_trigger_by_default_but_can_be_asked_for():
     reinstall = changes_of("less 590-2 amd64 foreign = 590-2 amd64 foreign /x/less.deb")
     assert decide(reinstall, APT_GET, HookPolicy()).rule == policy.OPERATION
-    asked = HookPolicy(operations=policy.DEFAULT_OPERATIONS | {"reinstall"})
+    asked = HookPolicy(operations=HookPolicy().operations | {"reinstall"})
     assert decide(reinstall, APT_GET, asked).snapshot is True
 
 
