@@ -4,15 +4,15 @@ turn every failure into one line."""
 import argparse
 
 from . import __version__
-from .commands import (check, fleet, list as list_images, prune, restore, scheduled, show,
-                       snapshot, status)
+from .commands import (check, fleet, list as list_images, pin, prune, restore, scheduled,
+                       show, snapshot, status)
 from .commands.options import add_global
 from .context import Context
 from .errors import EXIT_FAILURE, EXIT_USAGE, HookError
 from .log import log, redactor, setup as setup_logging
 
 # In the order `--help` lists them.
-VERBS = (snapshot, scheduled, list_images, show, restore, prune, status, check, fleet)
+VERBS = (snapshot, scheduled, list_images, show, restore, pin, prune, status, check, fleet)
 
 
 class Parser(argparse.ArgumentParser):

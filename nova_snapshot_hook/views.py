@@ -5,13 +5,16 @@ The JSON shapes stay with the rules' objects (as_dict, inventory.record): script
 
 import json
 
-from .rules import inventory
+from .rules import inventory, pinning, volumes
 from .rules.naming import PREFIX, SERVER_PROPERTY, made_by_us
 from .rules.restore_plan import unprotect_hint
 from .text import format_time, human_age, human_size, table
 
-PROTECTED_MARK, NOT_GUARANTEED_MARK = "P", "!"
+PROTECTED_MARK, NOT_GUARANTEED_MARK, PINNED_MARK, DELETING_MARK = "P", "!", "K", "D"
 LEGEND = {PROTECTED_MARK: "protected: no rotation or prune deletes it",
+          PINNED_MARK: "pinned: kept for good, out of every rotation until 'unpin'",
+          DELETING_MARK: "being deleted: a deletion stopped half-way; the next rotation or "
+                         "'prune --delete' finishes it",
           NOT_GUARANTEED_MARK: "capture not guaranteed: the wait timed out, so the image may hold "
                                "a disk already changed by what followed"}
 # Glance's own fields, shown first by `show`; everything else is a property.
@@ -28,7 +31,44 @@ def _created(image):
 # -- list ---------------------------------------------------------------------------------------
 def marks(image):
     return ((PROTECTED_MARK if image.get("protected") else "")
+            + (PINNED_MARK if pinning.is_pinned(image) else "")
+            + (DELETING_MARK if volumes.being_deleted(image) else "")
             + ("" if inventory.capture_guaranteed(image) else NOT_GUARANTEED_MARK))
+
+
+def size_text(size, gigabytes=0):
+    """`1.2 MiB`, or with volume snapshots `0 B + 2 GB volume snapshots`."""
+    text = human_size(size)
+    return text + (f" + {gigabytes} GB volume snapshots" if gigabytes else "")
+
+
+def snapshot_line(snapshot_id, snapshot):
+    """One volume snapshot of a backup: `<id> available, 1 GB, of volume <id>`."""
+    if snapshot is None:
+        return f"{snapshot_id} (not found in Cinder)"
+    return (f"{snapshot_id} {snapshot.get('status') or '?'}, {snapshot.get('size', '?')} GB, of "
+            f"volume {snapshot.get('volume_id') or '?'}")
+
+
+def kept_lines(images):
+    """What the backups cost: per series and in all, the active images kept."""
+    by_series = {}
+    for image in images:
+        if inventory.series_of(image) != "-":
+            by_series.setdefault(inventory.series_of(image), []).append(image)
+    if not by_series:
+        return []
+    lines = []
+    for series, members in sorted(by_series.items()):
+        size, gigabytes = volumes.kept_size(members)
+        count = len([i for i in members if i.get("status") == "active"
+                     and not volumes.being_deleted(i)])
+        lines.append(f"Kept in series {series}: {count} image(s), {size_text(size, gigabytes)}.")
+    kept = [image for members in by_series.values() for image in members]
+    size, gigabytes = volumes.kept_size(kept)
+    count = len([i for i in kept if i.get("status") == "active" and not volumes.being_deleted(i)])
+    lines.append(f"Kept in all: {count} image(s), {size_text(size, gigabytes)}.")
+    return lines
 
 
 def change_line(image):
@@ -43,8 +83,10 @@ def change_line(image):
     return line
 
 
-def list_lines(images, server_id):
-    """The `list` table, newest first; change lines indented under their image; a legend."""
+def list_lines(images, server_id, snapshots=None):
+    """The `list` table, newest first; change lines and volume snapshots indented under their
+    image; what the backups cost; a legend. `snapshots`: Cinder's snapshots by id, or None when
+    they could not be read."""
     images = inventory.newest_first(images)
     if not images:
         return [f"No backup images of server {server_id}."]
@@ -60,28 +102,34 @@ def list_lines(images, server_id):
         change = change_line(image)
         if change:
             lines.append(indent + change)
+        for snapshot_id in volumes.snapshot_ids(image):
+            lines.append(indent + "volume snapshot " + (
+                snapshot_line(snapshot_id, snapshots.get(snapshot_id)) if snapshots is not None
+                else f"{snapshot_id} (state unknown: Cinder could not be read)"))
+    lines += kept_lines(images)
     used = {mark for image in images for mark in marks(image)}
-    lines += [f"{mark}: {LEGEND[mark]}" for mark in (PROTECTED_MARK, NOT_GUARANTEED_MARK)
-              if mark in used]
+    lines += [f"{mark}: {LEGEND[mark]}" for mark in
+              (PROTECTED_MARK, PINNED_MARK, DELETING_MARK, NOT_GUARANTEED_MARK) if mark in used]
     return lines
 
 
 def volume_warning(server):
     """The warning for volumes attached to the server (a dict from GET /servers/{id}), or None."""
-    volumes = [volume.get("id") for volume in server.get("os-extended-volumes:volumes_attached") or []
-               if isinstance(volume, dict)]
-    if not volumes:
+    attached = volumes.attached_volume_ids(server)
+    if not attached:
         return None
-    some = ", ".join(volume for volume in volumes if volume)
-    noun = "volume is" if len(volumes) == 1 else f"{len(volumes)} volumes are"
+    some = ", ".join(attached)
+    noun = "volume is" if len(attached) == 1 else f"{len(attached)} volumes are"
+    if volumes.is_volume_backed(server):
+        return None     # its backups snapshot every attached volume (createImage)
     return (f"{noun} attached to server {server.get('id')} ({some}): attached volumes are not in "
-            "the backup images (only a volume-backed server's root disk is snapshotted, in Cinder); "
-            "back their data up separately")
+            "the backup images of an image-backed server; back their data up separately")
 
 
 # -- show ---------------------------------------------------------------------------------------
-def summary(image, server_id, now=None):
-    """(label, value) pairs that say what a backup is, for `show`."""
+def summary(image, server_id, now=None, snapshots=None):
+    """(label, value) pairs that say what a backup is, for `show`. `snapshots`: Cinder's
+    snapshots by id, or None when they could not be read."""
     created = inventory.parse_time(image.get("created_at"))
     series = inventory.series_of(image)
     belongs = image.get("instance_uuid") or image.get(SERVER_PROPERTY) or "-"
@@ -102,6 +150,16 @@ def summary(image, server_id, now=None):
                       f"{unprotect_hint(image.get('id'))})" if image.get("protected") else
                       "no (rotation or prune may delete it)"),
     ]
+    if pinning.is_pinned(image):
+        pairs.append(("pinned", f"yes, out of series {image.get(pinning.FROM_PROPERTY)} for good "
+                                f"(to give it back: nova-snapshot-hook unpin {image.get('id')})"))
+    if volumes.being_deleted(image):
+        pairs.append(("being deleted", f"since {image.get(volumes.DELETING_PROPERTY)}: the next "
+                                       "rotation or 'prune --delete' finishes it"))
+    for snapshot_id in volumes.snapshot_ids(image):
+        pairs.append(("volume snapshot", snapshot_line(snapshot_id, snapshots.get(snapshot_id))
+                      if snapshots is not None else f"{snapshot_id} (state unknown: Cinder "
+                                                    "could not be read)"))
     if made_by_us(image):
         pairs.append(("capture", "captured before the command went on"
                       if inventory.capture_guaranteed(image) else
@@ -115,14 +173,14 @@ def summary(image, server_id, now=None):
     return pairs
 
 
-def detail_lines(image, server_id, now=None):
+def detail_lines(image, server_id, now=None, snapshots=None):
     """`show`: the summary, then every field and property, core fields first, secrets masked."""
     safe = inventory.scrub(image)
     keys = [key for key in CORE_FIELDS if key in safe]
     keys += sorted(key for key in safe if key not in CORE_FIELDS)
     fields = [(key, safe[key] if isinstance(safe[key], str) else
                json.dumps(safe[key], sort_keys=True)) for key in keys]
-    return (table(summary(safe, server_id, now)) + ["", "Fields and properties:"]
+    return (table(summary(safe, server_id, now, snapshots)) + ["", "Fields and properties:"]
             + ["  " + line for line in table(fields)])
 
 
@@ -140,10 +198,14 @@ def status_lines(rows, now):
     """`status`: one line per series of this server, with its last attempt."""
     if not rows:
         return ["No backup series for this server, and no schedule enabled."]
-    header = ("SERIES",) + FRESHNESS_HEADER + ("LAST ATTEMPT", "VERDICT")
-    return table([(row.series,) + _freshness_cells(row, now) + (
+    header = ("SERIES",) + FRESHNESS_HEADER + ("SIZE", "LAST ATTEMPT", "VERDICT")
+    lines = table([(row.series,) + _freshness_cells(row, now) + (
+        size_text(*row.size),
         f"{row.attempt['outcome']} {format_time(row.attempt['time'], seconds=False)}"
         if row.attempt else "-", f"{row.verdict}: {row.why}") for row in rows], header)
+    total = (sum(row.size[0] for row in rows), sum(row.size[1] for row in rows))
+    return lines + [f"Kept in all: {sum(row.active for row in rows)} backup(s), "
+                    f"{size_text(*total)}."]
 
 
 def fleet_status_lines(rows, now):
@@ -181,6 +243,8 @@ def prune_lines(plans):
         if p.keep is None:
             lines.append(f"Series {p.series}: {len(p.active)} active{others}; no count configured, "
                          "all kept (give --keep N).")
+            lines += [f"  delete  {_describe(image)} (its deletion stopped half-way)"
+                      for image in p.delete]
             continue
         keep = max(1, p.keep)
         floor = " (0 means off; at least one is kept)" if p.keep < 1 else ""

@@ -8,7 +8,8 @@ is captured -> on the createImage path, rotate our own images once the new one i
 import time
 from dataclasses import dataclass, field
 
-from ..rules import capture, naming, rotation
+from ..rules import capture, naming, rotation, volumes
+from . import delete
 from ..errors import ActionRefused, CaptureTimeout, CloudError
 from ..log import SUCCESS, log
 from ..text import Call
@@ -116,8 +117,14 @@ class Snapshotter:
         started = self.clock()
         request = self.request
         name = request.name or naming.image_name(self.hostname, request.series)
-        self.wait_until_idle()
-        method = "image" if request.method == "image" else "backup"
+        server = self.wait_until_idle()
+        volume_backed = volumes.is_volume_backed(server)
+        if volume_backed and request.method == "auto":
+            log.info("The server boots from a volume: createBackup is not possible, using "
+                     "createImage (Cinder snapshots its volumes) and our own rotation.")
+        method = "image" if request.method == "image" or volume_backed else "backup"
+        if volume_backed and method == "image":
+            self.check_volume_quota(server)
         try:
             image_id, request_id = self.ask(method, name)
         except ActionRefused as refused:
@@ -140,15 +147,38 @@ class Snapshotter:
                               state=state, seconds=round(self.clock() - started, 2), rotated=rotated)
 
     def wait_until_idle(self):
-        """Confirm the server (GET /servers/{id}) and let a running task finish first."""
+        """Confirm the server (GET /servers/{id}) and let a running task finish first; returns
+        the server as a dict."""
         task_state = "unknown"
         for _ in self.polls():
-            task_state = getattr(self.cloud.get_server(self.server_id), TASK_STATE, None)
+            server = self.cloud.get_server(self.server_id)
+            task_state = getattr(server, TASK_STATE, None)
             if task_state is None:
-                return
+                return server.to_dict() if hasattr(server, "to_dict") else {}
             log.debug(f"server {self.server_id} is busy: task_state {task_state}")
         raise CloudError(f"server {self.server_id} stayed busy (task_state {task_state}) until the "
                          "deadline", fix="retry later, or raise [snapshot] timeout or --timeout")
+
+    def check_volume_quota(self, server):
+        """Refuse before Nova does, with the numbers: a createImage that Cinder's quota cannot
+        hold would fail half-way (Nova refuses with 403 only on the snapshot count). A quota we
+        cannot read is no reason to skip the backup."""
+        try:
+            attached = self.cloud.volumes(volumes.attached_volume_ids(server))
+            limits = self.cloud.volume_limits()
+        except CloudError as err:
+            log.warning(f"could not read the volume snapshot quota before the backup: {err}")
+            return
+        count, gigabytes = volumes.backup_needs(attached)
+        problems = volumes.quota_problems(limits, count, gigabytes)
+        if problems:
+            keep = max(1, self.request.rotation)
+            raise CloudError(
+                "no backup requested: " + "; ".join(problems) + f". Series {self.request.series} "
+                f"keeps {keep} backup(s) of {count} volume snapshot(s) each and needs room for one "
+                f"more while a new one is made ({(keep + 1) * count} snapshots)",
+                fix="delete surplus backups ('nova-snapshot-hook prune'), lower the rotation, or "
+                    "ask the cloud for more volume snapshot quota")
 
     def ask(self, method, name):
         """Send the action; a 409 for a task in progress is waited out within the deadline."""
@@ -186,6 +216,8 @@ class Snapshotter:
                     action_failed = self.cloud.action_failed(self.server_id, request_id)
                     continue    # look at the image once more before trusting task_state
             state, reason = capture.capture_state(status, task_state, action_failed)
+            if state == capture.CAPTURED and volumes.snapshot_ids(image):
+                state, reason = self.volume_capture(image_id, image)
             if state == capture.FAILED:
                 fate = self.discard_failed(image_id, image)
                 raise CloudError(f"the backup {image_id} failed: {reason}{fate}; older backups "
@@ -198,6 +230,21 @@ class Snapshotter:
                              f"{'active' if until_active else 'captured'} before the deadline "
                              f"({reason}); it may still complete",
                              fix="raise --timeout or [snapshot] timeout")
+
+    def volume_capture(self, image_id, image):
+        """The state of a volume-backed backup's Cinder snapshots; failed ones fail the backup.
+        When Cinder cannot be read, the image Nova made stands, with one warning."""
+        ids = volumes.snapshot_ids(image)
+        try:
+            listed = {snapshot.get("id"): snapshot for snapshot in self.cloud.volume_snapshots()}
+        except CloudError as err:
+            log.warning(f"The backup {image_id} was made, but the state of its volume snapshots "
+                        f"could not be read: {err}")
+            return capture.CAPTURED, "volume snapshots not confirmed"
+        state, reason = volumes.snapshots_state(ids, listed)
+        if state == capture.CAPTURED:
+            delete.mark_snapshots(self.cloud, image_id, self.server_id, ids)
+        return state, reason
 
     def drop_inherited(self, image_id, image):
         """Nova copies the server's image properties onto the new one: after a restore from one
@@ -214,12 +261,15 @@ class Snapshotter:
     def discard_failed(self, image_id, image):
         """Our own failed new image is deleted, so it cannot take a rotation slot. Returns what
         became of it, for the run's one error line."""
-        if not image or image.get("status") == "active":
+        snapshot_ids = volumes.snapshot_ids(image)
+        if not image or (image.get("status") == "active" and not snapshot_ids):
             return ""
         try:
-            self.cloud.delete_image(image_id)
+            delete.delete_backup(self.cloud, image)
         except CloudError as err:
-            return f" (deleting it failed too: {err})"
+            return f" (deleting it failed too: {err}; the next run or 'prune' finishes it)"
+        if snapshot_ids:
+            return f"; it was deleted with its {len(snapshot_ids)} volume snapshot(s)"
         return "; it was deleted"
 
     def mark_not_captured(self, image_id):
@@ -239,14 +289,20 @@ class Snapshotter:
             return []
 
     def rotate(self, new_image_id):
-        """createImage path: delete our own surplus active images (rotation.py decides)."""
-        images = self.cloud.list_images(**{naming.SERVER_PROPERTY: self.server_id,
-                                           naming.SERIES_PROPERTY: self.request.series})
-        doomed = rotation.select_for_rotation(images, self.server_id, self.request.series,
+        """createImage path: delete our own surplus active images (rotation.py decides), each
+        with its volume snapshots; then our snapshots that a half-done deletion left behind."""
+        images = self.cloud.list_images(**{naming.SERVER_PROPERTY: self.server_id})
+        series = [image for image in images
+                  if image.get(naming.SERIES_PROPERTY) == self.request.series]
+        doomed = rotation.select_for_rotation(series, self.server_id, self.request.series,
                                               self.request.rotation, new_image_id)
         for image in doomed:
-            log.info(f"Rotation: deleting {image.get('name')} ({image['id']}).")
-            self.cloud.delete_image(image["id"])
+            log.info(f"Rotation: deleting {image.get('name')} ({image['id']})"
+                     + (" with its volume snapshots." if volumes.snapshot_ids(image) else "."))
+            delete.delete_backup(self.cloud, image)
+        if any(volumes.snapshot_ids(image) for image in images):
+            # `images` still holds the doomed ones: their snapshots went with them just now
+            delete.delete_orphans(self.cloud, self.server_id, images)
         return [image["id"] for image in doomed]
 
 

@@ -1,5 +1,6 @@
-"""The calls the tool makes: Nova through novaclient, Glance through a keystoneauth adapter, on
-one session that cloud/session.py builds.
+"""The calls the tool makes: Nova through novaclient, Glance and Cinder through keystoneauth
+adapters, on one session that cloud/session.py builds. Cinder is asked only about volume-backed
+backups, so a cloud without it serves every image-backed server.
 
 Imported only when a request is really made: keystoneauth1 and novaclient cost 10-15 interpreter
 start-ups (doc/hook-speed.md). Every failure leaves this module as a HookError whose line names
@@ -27,6 +28,8 @@ class Cloud:
                                        endpoint_type=credentials.interface,
                                        region_name=credentials.region_name or None)
         self.glance = adapter.Adapter(self.session, service_type="image", **where)
+        # keystoneauth matches the catalog's aliases too (volumev3, volume)
+        self.cinder = adapter.Adapter(self.session, service_type="block-storage", **where)
 
     # -- Nova -------------------------------------------------------------------------------
     def get_server(self, server_id):
@@ -156,6 +159,12 @@ class Cloud:
             self.glance.patch(f"/v2/images/{image_id}", json=patch,
                               headers={"Content-Type": IMAGE_PATCH})
 
+    def patch_image(self, image_id, patch, doing="updating image"):
+        """One JSON patch, applied by Glance whole or not at all; the updated image."""
+        with self.translated(f"{doing} {image_id}"):
+            return self.glance.patch(f"/v2/images/{image_id}", json=patch,
+                                     headers={"Content-Type": IMAGE_PATCH}).json()
+
     def image_usage(self):
         """Glance's quota usage (GET /v2/info/usage): {name: {"usage": n, "limit": n}}; {} when the
         cloud does not report it (no unified limits, or a Glance older than the call)."""
@@ -165,9 +174,58 @@ class Cloud:
             except ksa.NotFound:
                 return {}
 
+    # -- Cinder ----------------------------------------------------------------------------
+    def has_volume_service(self):
+        """Whether the catalog lists Cinder (a cloud may have none)."""
+        with self.translated("reading the service catalog"):
+            try:
+                return bool(self.cinder.get_endpoint())
+            except ksa.EndpointNotFound:
+                return False
+
+    def volume_snapshots(self):
+        """Every volume snapshot of the project with its details (GET /snapshots/detail)."""
+        snapshots, url = [], "/snapshots/detail"
+        with self.translated("listing the volume snapshots", cinder=True):
+            while url:
+                page = self.cinder.get(url).json()
+                snapshots.extend(page.get("snapshots", []))
+                url = next((link.get("href") for link in page.get("snapshots_links") or []
+                            if link.get("rel") == "next"), None)
+        return snapshots
+
+    def delete_volume_snapshot(self, snapshot_id):
+        """Ask Cinder to delete the snapshot (it goes on in the background); gone already is fine."""
+        with self.translated("deleting volume snapshot " + snapshot_id, cinder=True):
+            try:
+                self.cinder.delete(f"/snapshots/{snapshot_id}")
+            except ksa.NotFound:
+                pass
+
+    def mark_volume_snapshot(self, snapshot_id, metadata):
+        """Add metadata keys to a snapshot (POST /snapshots/{id}/metadata keeps the others)."""
+        with self.translated("marking volume snapshot " + snapshot_id, cinder=True):
+            self.cinder.post(f"/snapshots/{snapshot_id}/metadata", json={"metadata": metadata})
+
+    def volumes(self, volume_ids):
+        """The named volumes as dicts (GET /volumes/{id}); a volume gone meanwhile is left out."""
+        found = []
+        with self.translated("reading the server's volumes", cinder=True):
+            for volume_id in volume_ids:
+                try:
+                    found.append(self.cinder.get(f"/volumes/{volume_id}").json()["volume"])
+                except ksa.NotFound:
+                    pass
+        return found
+
+    def volume_limits(self):
+        """Cinder's absolute limits and usage (GET /limits): {"maxTotalSnapshots": 10, ...}."""
+        with self.translated("reading the volume quota", cinder=True):
+            return dict(self.cinder.get("/limits").json().get("limits", {}).get("absolute", {}))
+
     # -- errors -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def translated(self, doing):
+    def translated(self, doing, cinder=False):
         """Turn library exceptions into one line naming the cause and what to fix."""
         source = self.credentials.source
         try:
@@ -192,7 +250,8 @@ class Cloud:
                                    fix=f"check the user, password or application credential in {source}"
                                    ) from None
         except ksa.EndpointNotFound:
-            raise CloudError(f"{doing}: the catalog has no endpoint for region "
+            raise CloudError(f"{doing}: the catalog has no {'block-storage (Cinder) ' if cinder else ''}"
+                             f"endpoint for region "
                              f"'{self.credentials.region_name or '(any)'}' and interface "
                              f"'{self.credentials.interface}'",
                              fix=f"check OS_REGION_NAME and OS_INTERFACE in {source}") from None

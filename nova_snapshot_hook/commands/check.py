@@ -2,13 +2,16 @@
 
 settings -> apt's own configuration (is the hook registered and on?) -> credentials -> a
 token -> this server (GET /servers/{id}) -> permissions (its
-instance actions, its images) -> quota (Nova's /limits; Glance's usage where the cloud reports
-it). One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a check that needs a
+instance actions, its images) -> its volumes -> quota (Nova's /limits; Cinder's snapshot quota
+for a volume-backed server; Glance's usage where the cloud reports it), each against what the
+configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a check that needs a
 failed one); exit 0 only when every check passed or warned. Meant to be run right after `dpkg-reconfigure`.
 """
 
 from .. import views
 from ..errors import EXIT_FAILURE, EXIT_OK, HookError
+from ..rules import inventory, retention, volumes
+from ..rules.naming import SERIES_PROPERTY
 from .options import add_server
 from ..log import log, redactor
 
@@ -25,9 +28,13 @@ def add_parser(commands):
                     "file), the credentials, a token from Keystone, this server's identity "
                     "(confirmed with GET /servers/{id}), the permission to read its instance "
                     "actions and its images, and the quota where the cloud reports it (Nova's "
-                    "limits, Glance's image quota). One line per check, OK, WARN, FAIL or SKIP; exit "
-                    "status 0 only when every check passed or warned. Attached volumes, which are not in "
-                    "the images, are warned about.")
+                    "limits, Cinder's volume snapshot quota for a volume-backed server, Glance's "
+                    "image quota), each compared with what the configured rotations keep at most "
+                    "(every series' count plus one new backup, times today's backup size). The "
+                    "volumes check names a volume-backed server's volumes, which every backup "
+                    "snapshots in Cinder, and warns about volumes attached to an image-backed "
+                    "server, which are not in its images. One line per check, OK, WARN, FAIL or "
+                    "SKIP; exit status 0 only when every check passed or warned.")
     add_server(cmd)
     cmd.set_defaults(run=run)
 
@@ -64,13 +71,14 @@ def run(ctx, args):
         cloud = checks.run("token", lambda c: _token(ctx), credentials)
         identity = checks.run("server", lambda c: _server(ctx, c), cloud)
         checks.run("instance actions", _instance_actions, cloud, identity)
-        checks.run("images", _images, cloud, identity)
+        images = checks.run("images", _images, cloud, identity)
+        attached = checks.run("volumes", _volumes, cloud, identity)
         checks.run("compute quota", _compute_quota, cloud)
-        checks.run("image quota", _image_quota, cloud)
-    if identity:
-        warning = views.volume_warning(identity[1])
-        if warning:
-            log.warning(warning)
+        if settings:
+            kept = retention.most_kept(settings)
+            checks.run("volume quota", lambda *a: _volume_quota(*a, kept), cloud, identity,
+                       images, attached)
+            checks.run("image quota", lambda *a: _image_quota(*a, kept), cloud, identity, images)
     return EXIT_FAILURE if checks.failed else EXIT_OK
 
 
@@ -122,6 +130,59 @@ def _images(cloud, identity):
                   "tried ('snapshot --dry-run' shows its request)"), images
 
 
+def _volumes(cloud, identity):
+    server = identity[1]
+    ids = volumes.attached_volume_ids(server)
+    if not ids:
+        return "OK", "none attached", []
+    if not volumes.is_volume_backed(server):
+        return "WARN", views.volume_warning(server), []
+    found = cloud.volumes(ids)
+    described = ", ".join(
+        f"{volume.get('id')} ({volume.get('size')} GB"
+        + "".join(f", {a.get('device')}" for a in volume.get("attachments") or ()
+                  if a.get("server_id") == identity[0]) + ")" for volume in found)
+    count, gigabytes = volumes.backup_needs(found)
+    return "OK", (f"boots from a volume; {count} attached: {described}; every backup snapshots "
+                  f"them all in Cinder ({count} snapshot(s), {gigabytes} GB)"), found
+
+
+def _rotated(images, identity, series):
+    """Our active backups in the rotated series: what the rotations' total replaces (pinned and
+    by-hand ones stay on top of it)."""
+    return [image for image in images if inventory.is_ours(image, identity[0])
+            and image.get("status") == "active" and image.get(SERIES_PROPERTY) in series]
+
+
+def _volume_quota(cloud, identity, images, attached, kept):
+    if not volumes.is_volume_backed(identity[1]):
+        return "OK", "not needed: the server boots from an image", None
+    backups, words, series = kept
+    limits = cloud.volume_limits()
+    count, gigabytes = volumes.backup_needs(attached)
+    ours = _rotated(images, identity, series)
+    held = (sum(len(volumes.snapshot_ids(image)) for image in ours),
+            sum(volumes.snapshot_gigabytes(image) for image in ours))
+    parts, over = [], []
+    for (what, need, limit), (used_key, mine) in zip(
+            volumes.headroom(limits, count, gigabytes, backups),
+            (("totalSnapshotsUsed", held[0]), ("totalGigabytesUsed", held[1]))):
+        used = limits.get(used_key, 0)
+        if limit == volumes.UNLIMITED:
+            parts.append(f"{what} {used} of unlimited")
+            continue
+        parts.append(f"{what} {used} of {limit} in use ({mine} by these backups)")
+        if used - mine + need > limit:
+            over.append(f"{what}: the rotations ({words}) hold up to {backups} backups, "
+                        f"{need} {what}, which would reach the quota")
+    if not parts:
+        return "OK", "not reported by this cloud", limits
+    if over:
+        return "WARN", ", ".join(parts) + "; " + "; ".join(over) + (
+            ": lower the rotations or ask for more volume quota"), limits
+    return "OK", ", ".join(parts) + f"; the rotations ({words}) fit", limits
+
+
 def _compute_quota(cloud):
     limits = cloud.compute_limits()
     parts = []
@@ -139,10 +200,16 @@ def _compute_quota(cloud):
     return "OK", ", ".join(parts) + note, limits
 
 
-def _image_quota(cloud):
+def _image_quota(cloud, identity, images, kept):
     usage = cloud.image_usage()
     if not usage:
         return "OK", "not reported by this cloud", usage
+    backups, words, series = kept
+    ours = inventory.newest_first(_rotated(images, identity, series))
+    size_mib = (ours[0].get("size") or 0) / 2 ** 20 if ours else 0
+    projected = {"image_count_total": backups - len(ours),
+                 "image_size_total": backups * size_mib - sum(
+                     (image.get("size") or 0) for image in ours) / 2 ** 20}
     parts, full = [], []
     for key, value in sorted(usage.items()):
         label = IMAGE_QUOTAS.get(key, key)
@@ -155,4 +222,12 @@ def _image_quota(cloud):
     if full:
         return "FAIL", (", ".join(parts) + f": {' and '.join(full)} at the limit, so a new backup "
                         "would be refused; delete old images ('prune') or ask for more"), usage
-    return "OK", ", ".join(parts), usage
+    reached = [IMAGE_QUOTAS[key] for key, more in projected.items()
+               if isinstance((usage.get(key) or {}).get("limit"), int)
+               and usage[key]["limit"] >= 0
+               and (usage[key].get("usage") or 0) + more > usage[key]["limit"]]
+    if reached:
+        return "WARN", (", ".join(parts) + f"; the rotations ({words}) hold up to {backups} "
+                        f"backups of today's size ({size_mib:.0f} MiB): {' and '.join(reached)} "
+                        "would reach the quota; lower the rotations or ask for more"), usage
+    return "OK", ", ".join(parts) + f"; the rotations ({words}) fit", usage

@@ -16,9 +16,12 @@ def add_parser(commands):
                     "any other backup or snapshot Nova made of it. Each line gives the creation "
                     "time (UTC), the series, the status, the size, marks, the id and the name; "
                     "under a backup taken before apt changed packages, that change and whether "
-                    "the apt run succeeded. Mark P: protected from rotation; mark !: the capture "
-                    "is not guaranteed to precede what followed. Attached volumes are not in the "
-                    "images: the command warns when the server has any.")
+                    "the apt run succeeded; under a volume-backed backup, its Cinder snapshots and "
+                    "their states; then the size kept per series and in all. Mark P: protected "
+                    "from rotation; K: pinned (kept for good); D: a deletion stopped half-way; !: "
+                    "the capture is not guaranteed to precede what followed. Volumes attached to "
+                    "an image-backed server are not in its images: the command warns when it has "
+                    "any.")
     add_server(cmd)
     cmd.add_argument("--json", action="store_true", help="print the images as a JSON array on stdout")
     cmd.set_defaults(run=run)
@@ -28,11 +31,12 @@ def run(ctx, args):
     with ctx.bounded(ctx.settings.timeout):
         lookup.warn_about_volumes(lookup.server_or_none(ctx))
         images = lookup.server_images(ctx)
+        snapshots = lookup.volume_snapshots(ctx, images)
     if args.json:
-        records = [inventory.record(image, ctx.server_id)
+        records = [inventory.record(image, ctx.server_id, snapshots)
                    for image in inventory.newest_first(images)]
         say(json.dumps(records, indent=1, sort_keys=True))
     else:
-        for line in views.list_lines(images, ctx.server_id):
+        for line in views.list_lines(images, ctx.server_id, snapshots):
             say(line)
     return EXIT_OK

@@ -1,9 +1,9 @@
 """Finding this server and its images, for list, show, restore and status."""
 
 from .. import views
-from ..errors import ConfigError, IdentityError
+from ..errors import CloudError, ConfigError, IdentityError
 from ..log import log
-from ..rules import inventory
+from ..rules import inventory, volumes
 
 
 def server_or_none(ctx):
@@ -26,6 +26,18 @@ def server_images(ctx):
     """Every image Glance lists for instance_uuid=<this server>: ours, Nova's backups, snapshots
     (Nova sets instance_uuid on every createBackup and createImage image)."""
     return ctx.cloud.list_images(instance_uuid=ctx.server_id)
+
+
+def volume_snapshots(ctx, images):
+    """Cinder's snapshots by id when any of the images names one ({} when none does); None, with
+    a warning, when Cinder cannot be read (the images are still shown)."""
+    if not any(volumes.snapshot_ids(image) for image in images):
+        return {}
+    try:
+        return {snapshot.get("id"): snapshot for snapshot in ctx.cloud.volume_snapshots()}
+    except CloudError as err:
+        log.warning(f"cannot show the volume snapshots' states: {err}")
+        return None
 
 
 def find_image(ctx, text):

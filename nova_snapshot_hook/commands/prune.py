@@ -1,10 +1,11 @@
 """The `prune` command: apply the retention rules to our own images of this server."""
 
 from .. import views
+from ..backup import delete
 from ..context import say
-from ..rules import naming, retention
+from ..rules import naming, retention, volumes
 from .options import add_server, check_series, whole_number
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, CloudError
 from ..log import SUCCESS, log
 
 
@@ -15,9 +16,11 @@ def add_parser(commands):
                     "nova-snapshot-hook, series by series: keep the newest active images, as many "
                     "as [apt] rotation says for the apt series, [schedule] daily, weekly, monthly "
                     "and yearly for those tiers, and --keep for any other series; never fewer "
-                    "than one, never a protected image. Images in another status, and images "
-                    "that are not ours, are left alone. Without --delete it only shows what it "
-                    "would delete.")
+                    "than one, never a protected or pinned image. Images in another status, and "
+                    "images that are not ours, are left alone. A volume-backed backup is deleted "
+                    "with its Cinder snapshots; a deletion that stopped half-way is finished; and "
+                    "our own volume snapshots of this server that no image names any more are "
+                    "listed and deleted too. Without --delete it only shows what it would delete.")
     cmd.add_argument("--delete", action="store_true", help="really delete the images shown")
     cmd.add_argument("--keep", type=whole_number, metavar="N",
                      help="how many to keep of a series that has no count in the settings "
@@ -39,14 +42,37 @@ def run(ctx, args):
         for line in views.prune_lines(plans):
             say(line)
         doomed = retention.to_delete(plans)
+        # the doomed images' own snapshots go with them (delete_backup), not as orphans
+        orphaned = orphaned_snapshots(ctx, images)
+        for snapshot in orphaned:
+            say(f"  delete  volume snapshot {snapshot['id']} ({snapshot.get('size', '?')} GB, "
+                f"{snapshot.get('status')}): ours, of backup image "
+                f"{snapshot['metadata'][volumes.IMAGE_MARK]}, which is gone")
         if not args.delete:
-            if doomed:
-                say(f"Dry run: {len(doomed)} image(s) would be deleted; add --delete to delete "
-                      "them.")
+            if doomed or orphaned:
+                say(f"Dry run: {len(doomed)} image(s) and {len(orphaned)} orphaned volume "
+                    "snapshot(s) would be deleted; add --delete to delete them.")
             return EXIT_OK
         for image in doomed:
-            ctx.cloud.delete_image(image["id"])
-            log.info(f"Prune: deleted {image.get('name')} ({image['id']}).")
-    if doomed:
-        log.log(SUCCESS, f"Prune: {len(doomed)} image(s) deleted.")
+            snapshot_ids = delete.delete_backup(ctx.cloud, image)
+            log.info(f"Prune: deleted {image.get('name')} ({image['id']})"
+                     + (f" and its {len(snapshot_ids)} volume snapshot(s)." if snapshot_ids else "."))
+        for snapshot in orphaned:
+            ctx.cloud.delete_volume_snapshot(snapshot["id"])
+            log.info(f"Prune: deleted orphaned volume snapshot {snapshot['id']}.")
+    if doomed or orphaned:
+        log.log(SUCCESS, f"Prune: {len(doomed)} image(s) and {len(orphaned)} orphaned volume "
+                         "snapshot(s) deleted.")
     return EXIT_OK
+
+
+def orphaned_snapshots(ctx, images):
+    """Our marked volume snapshots of this server that no remaining image names; none when the
+    cloud has no Cinder, a warning when it cannot be read."""
+    if not ctx.cloud.has_volume_service():
+        return []
+    try:
+        return volumes.orphans(ctx.cloud.volume_snapshots(), images, ctx.server_id)
+    except CloudError as err:
+        log.warning(f"cannot look for orphaned volume snapshots: {err}")
+        return []

@@ -102,7 +102,7 @@ def rebuild(ctx, args, server, image, deadline):
 
 
 def boot_new(ctx, args, server, image, deadline):
-    problems = restore_plan.new_server_refusals(image)
+    problems = restore_plan.new_server_refusals(image, lookup.volume_snapshots(ctx, [image]))
     if problems:
         raise ConfigError("refusing to boot a server: " + "; ".join(problems))
     interfaces = [] if (args.network or args.no_network) else \

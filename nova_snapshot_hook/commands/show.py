@@ -15,7 +15,8 @@ def add_parser(commands):
     cmd = commands.add_parser(
         "show", help="show every detail of one backup image",
         description="Show every detail of one backup image: what it is (series, trigger, the "
-                    "apt change it preceded and its outcome, protection, capture), then every "
+                    "apt change it preceded and its outcome, protection, pin, capture, the "
+                    "Cinder snapshots of a volume-backed backup and their states), then every "
                     "field and property Glance has for it. IMAGE is an image id or an exact "
                     "name; a name that several images share is refused unless exactly one of "
                     "them belongs to this server. Credentials in a location URL are masked.")
@@ -29,9 +30,11 @@ def add_parser(commands):
 def run(ctx, args):
     with ctx.bounded(ctx.settings.timeout):
         image = lookup.find_image(ctx, args.image)
+        snapshots = lookup.volume_snapshots(ctx, [image])
     if args.json:
-        say(json.dumps(inventory.scrub(image), indent=1, sort_keys=True))
+        say(json.dumps(dict(inventory.scrub(image), volume_snapshots=inventory.snapshot_records(
+            image, snapshots)), indent=1, sort_keys=True))
     else:
-        for line in views.detail_lines(image, ctx.server_id, now=time.time()):
+        for line in views.detail_lines(image, ctx.server_id, now=time.time(), snapshots=snapshots):
             say(line)
     return EXIT_OK

@@ -23,7 +23,7 @@ Exit status: the highest of the verdicts' (0 without any series); 2 also when th
 be read.
 """
 
-from . import inventory
+from . import inventory, volumes
 from ..backup.attempts import FAILED
 from ..text import format_time, human_age
 from .schedule import STALE_AFTER, TIERS
@@ -39,7 +39,7 @@ class SeriesFreshness:
     status (`newest`), how many are active, its age limit and last attempt, and the verdict."""
 
     __slots__ = ("series", "last", "newest", "active", "limit", "count", "attempt", "verdict",
-                 "why")
+                 "why", "size")
 
     def __init__(self, series, members=(), limit=None, count=None, attempt=None):
         """`members`: the series' images, newest first."""
@@ -48,6 +48,7 @@ class SeriesFreshness:
         self.last = active[0] if active else None
         self.newest = members[0] if members else None
         self.active = len(active)
+        self.size = volumes.kept_size(members)     # (Glance bytes, volume snapshot GB)
         self.verdict, self.why = OK, ""
 
     @property
@@ -93,6 +94,7 @@ class SeriesFreshness:
         age = self.age(now)
         return {"series": self.series, "verdict": self.verdict, "why": self.why,
                 "count": self.count, "limit_seconds": self.limit, "backups": self.active,
+                "bytes": self.size[0], "volume_snapshot_gb": self.size[1],
                 "last_backup": {"id": self.last.get("id"), "name": self.last.get("name"),
                                 "created_at": self.last.get("created_at"),
                                 "age_seconds": int(age) if age is not None else None}

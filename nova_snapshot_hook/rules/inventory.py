@@ -18,6 +18,7 @@ import datetime
 import re
 
 from ..errors import ConfigError
+from . import pinning, volumes
 from .naming import PREFIX, SERIES_PROPERTY, is_ours, made_by_us
 
 NOT_GUARANTEED = "not-guaranteed"
@@ -73,13 +74,29 @@ def capture_guaranteed(image):
     return not (made_by_us(image) and image.get(PREFIX + "capture") == NOT_GUARANTEED)
 
 
-def record(image, server_id):
+def snapshot_records(image, snapshots):
+    """The volume snapshots an image names, with Cinder's state when known (`snapshots` by id,
+    None when Cinder could not be read)."""
+    records = []
+    for sid in volumes.snapshot_ids(image):
+        known = (snapshots or {}).get(sid)
+        records.append({"id": sid, "status": known.get("status") if known else
+                        (None if snapshots is None else "missing"),
+                        "size_gb": known.get("size") if known else None,
+                        "volume_id": known.get("volume_id") if known else None})
+    return records
+
+
+def record(image, server_id, snapshots=None):
     """One image as `list --json` gives it."""
     apt = apt_facts(image)
     return {
         "id": image.get("id"), "name": image.get("name"), "created_at": image.get("created_at"),
         "series": series_of(image), "status": image.get("status"), "size": image.get("size"),
         "protected": bool(image.get("protected")),
+        "pinned": pinning.is_pinned(image),
+        "being_deleted": volumes.being_deleted(image),
+        "volume_snapshots": snapshot_records(image, snapshots),
         "capture_guaranteed": capture_guaranteed(image),
         "ours": is_ours(image, server_id),
         "trigger": image.get(PREFIX + "trigger") if made_by_us(image) else None,

@@ -16,6 +16,7 @@ SERIES_PROPERTY = PREFIX + "series"
 SERVER_PROPERTY = PREFIX + "server"
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~_")
 _SERIES_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+PINNED_SERIES = "pinned"    # where `pin` moves a backup out of every rotation (rules/pinning.py)
 
 
 def safe_part(text):
@@ -37,6 +38,8 @@ def check_series(series):
         return "a series name has 1 to 64 characters"
     if not set(series) <= _SERIES_CHARS or series[0] in "-_":
         return "a series name is made of a-z, 0-9, '-' and '_' and starts with a letter or digit"
+    if series == PINNED_SERIES:
+        return "'pinned' is reserved for the backups that 'pin' keeps for good"
     return None
 
 

@@ -8,7 +8,8 @@ rotation deletes the image a server now runs from. The calls are data (Call), so
 prints exactly what a real run sends.
 """
 
-from . import inventory
+from . import inventory, volumes
+from .capture import CAPTURED
 from ..errors import ConfigError
 from ..text import Call, format_time, human_age
 
@@ -41,6 +42,7 @@ def rebuild_refusals(server, image, server_id, force=False):
     problems = []
     if image.get("status") != "active":
         problems.append(f"image {image.get('id')} is {image.get('status')}, not active")
+    problems += unusable_backup(image, None)
     owner = image.get("instance_uuid")
     if owner != server_id and not force:
         whose = f"server {owner}" if owner else "no server (it is not a backup)"
@@ -150,7 +152,21 @@ def new_server_body(name, server, image_id, interfaces, flavor=None, networks=No
     return {"server": body}, notes
 
 
-def new_server_refusals(image):
+def new_server_refusals(image, snapshots=None):
+    """Why no server can boot from this image (empty: it can). `snapshots`: Cinder's snapshots
+    by id, for a volume-backed backup (None: not known)."""
     if image.get("status") != "active":
         return [f"image {image.get('id')} is {image.get('status')}, not active"]
-    return []
+    return unusable_backup(image, snapshots)
+
+
+def unusable_backup(image, snapshots):
+    """A volume-backed backup half deleted, or whose snapshots are not all available."""
+    if volumes.being_deleted(image):
+        return [f"image {image.get('id')} is being deleted (some of its volume snapshots may be "
+                "gone already)"]
+    ids = volumes.snapshot_ids(image)
+    if not ids or snapshots is None:
+        return []
+    state, reason = volumes.snapshots_state(ids, snapshots)
+    return [] if state == CAPTURED else [f"backup {image.get('id')} is not usable: {reason}"]

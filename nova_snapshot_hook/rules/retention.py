@@ -2,7 +2,7 @@
 it prints is views.prune_lines.
 
 Per series of this server's images that are ours (inventory.is_ours: our properties, set by us,
-not inherited from the image a server was restored from): keep the configured count of the newest
+not inherited from the image a server was restored from; pinned ones never): keep the configured count of the newest
 `active` images ([apt] rotation for the apt series, [schedule] daily/weekly/monthly/yearly for the
 tiers, --keep N for any other series), never fewer than one, never a protected image (it keeps
 its slot). Images in any other status are left alone: a
@@ -11,8 +11,9 @@ the same rule the createImage path rotates with.
 """
 
 from . import inventory
-from .naming import SERIES_PROPERTY
+from .naming import PINNED_SERIES, SERIES_PROPERTY
 from .rotation import select_for_rotation
+from .volumes import being_deleted
 from .schedule import TIERS
 
 
@@ -21,6 +22,20 @@ def configured_counts(settings):
     counts = {tier: (getattr(settings, tier), f"[schedule] {tier}") for tier in TIERS}
     counts[settings.apt_series] = (settings.apt_rotation, "[apt] rotation")
     return counts
+
+
+def most_kept(settings):
+    """(backups, words, series): how many backups the configured rotations hold at most at once:
+    each series on (apt when enabled, each tier with a count) keeps its count, plus one new
+    backup while it is made (rotation deletes only after it). The words say which rotations;
+    `series` names them (pinned and by-hand backups are not rotated: they come on top)."""
+    on = [(settings.apt_series, settings.apt_rotation, "[apt] rotation")] if settings.apt_enabled \
+        else []
+    on += [(tier, getattr(settings, tier), f"[schedule] {tier}") for tier in TIERS
+           if getattr(settings, tier) > 0]
+    total = sum(max(1, count) + 1 for _, count, _ in on)
+    words = " + ".join(f"{series} {max(1, count)}+1" for series, count, _ in on) or "none"
+    return total, words, frozenset(series for series, _, _ in on)
 
 
 class SeriesPlan:
@@ -35,18 +50,20 @@ def plan(images, server_id, counts, keep=None, only=()):
     """One SeriesPlan per series of our images, by series name."""
     ours = [image for image in images if inventory.is_ours(image, server_id)]
     plans = []
-    for series in sorted({image[SERIES_PROPERTY] for image in ours}):
+    for series in sorted({image[SERIES_PROPERTY] for image in ours} - {PINNED_SERIES}):
         if only and series not in only:
             continue
         members = inventory.newest_first([i for i in ours if i[SERIES_PROPERTY] == series])
-        active = [image for image in members if image.get("status") == "active"]
+        active = [image for image in members if image.get("status") == "active"
+                  and not being_deleted(image)]
         count, source = counts.get(series, (keep, "--keep") if keep is not None else (None, None))
-        delete = []
+        # a deletion that stopped half-way is finished whatever the count (rotation.py)
+        delete = [image for image in members if being_deleted(image) and not image.get("protected")]
         if count is not None and active:
             delete = select_for_rotation(members, server_id, series, max(1, count), active[0]["id"])
         protected = [image for image in active if image.get("protected")]
         plans.append(SeriesPlan(series, count, source, active, delete, protected,
-                                len(members) - len(active)))
+                                len([i for i in members if i not in active and not being_deleted(i)])))
     return plans
 
 

@@ -2,7 +2,9 @@
 
 Pure: given the listed images, choose what to delete. Rules (doc/decisions.md, Rotation):
 only images that carry our properties for this server and series; only `active` ones count;
-never the new image; never fewer than one kept.
+never the new image; never fewer than one kept. An image whose deletion began (a volume-backed
+backup whose snapshots were being deleted when the run stopped) takes no slot and is always
+finished off.
 
 While the new image is still uploading (a run waits for the capture, not for the upload), it
 takes no slot: the older active images are cut to `keep`, so every image deleted has `keep`
@@ -11,18 +13,22 @@ for the new one to be active instead would never rotate on a cloud whose upload 
 """
 
 from .naming import is_ours
+from .volumes import being_deleted
 
 
 def select_for_rotation(images, server_id, series, keep, new_image_id):
-    """Return the images to delete, newest first."""
+    """Return the images to delete: those whose deletion began, then the surplus, newest first."""
     keep = max(1, int(keep))
     ours = [image for image in images if is_ours(image, server_id, series)]
-    active = [image for image in ours if image.get("status") == "active"]
+    unfinished = [image for image in ours if being_deleted(image)
+                  and image.get("id") != new_image_id and not image.get("protected")]
+    active = [image for image in ours if image.get("status") == "active"
+              and not being_deleted(image)]
     active.sort(key=lambda image: (image.get("created_at") or "", image.get("id") == new_image_id),
                 reverse=True)
     if not any(image.get("id") == new_image_id for image in active):
         # Never count a new image that has not succeeded; cut only what older successes allow.
         active = [image for image in active if image.get("id") != new_image_id]
     # A protected image keeps its slot but is never deleted (Glance would refuse anyway).
-    return [image for image in active[keep:]
-            if image.get("id") != new_image_id and not image.get("protected")]
+    return unfinished + [image for image in active[keep:]
+                         if image.get("id") != new_image_id and not image.get("protected")]

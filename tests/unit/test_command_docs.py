@@ -11,7 +11,7 @@ from nova_snapshot_hook.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 COMPLETION = REPO / "debian" / "nova-snapshot-hook.bash-completion"
-PAGES = ("list", "show", "restore", "prune", "status", "check")
+PAGES = ("list", "show", "restore", "pin", "unpin", "prune", "status", "check")
 COMPLETED = ("snapshot", "scheduled") + PAGES
 
 
@@ -91,7 +91,10 @@ def test_completion_knows_the_choices_and_files_of_options():
 
 
 def page(name):
-    return (REPO / "doc" / f"nova-snapshot-hook-{name}.8").read_text()
+    """A page's text; a page that is only `.so man8/OTHER.8` (unpin) is OTHER's, as man shows it."""
+    text = (REPO / "doc" / f"nova-snapshot-hook-{name}.8").read_text()
+    target = re.fullmatch(r"\.so man8/(nova-snapshot-hook-[a-z]+\.8)\n", text)
+    return (REPO / "doc" / target.group(1)).read_text() if target else text
 
 
 def section(text, title):
@@ -130,6 +133,15 @@ def test_each_man_page_says_what_help_says(name):
     for option in parser._actions:
         if option.help and "--help" not in option.option_strings:
             assert " ".join(option.help.split()) in text, option.option_strings
+
+
+def test_the_main_page_names_every_command_and_its_page():
+    _, action = commands()
+    text = (REPO / "doc" / "nova-snapshot-hook.8").read_text()
+    for name in action.choices:
+        assert re.search(rf'^\.(B|BR|SS) "?{name}\b', section(text, "COMMANDS"), re.M), name
+    for name in PAGES + ("fleet",):
+        assert f".BR nova\\-snapshot\\-hook\\-{name} (8)" in section(text, "SEE ALSO"), name
 
 
 def test_every_command_page_is_installed():

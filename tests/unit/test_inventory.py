@@ -217,11 +217,13 @@ def test_show_marks_a_capture_that_is_not_guaranteed():
 
 
 def test_attached_volumes_are_warned_about_and_none_means_no_warning():
-    server = {"id": SERVER, "os-extended-volumes:volumes_attached": [{"id": "vol-1"},
-                                                                      {"id": "vol-2"}]}
+    server = {"id": SERVER, "image": {"id": "img-1"},
+              "os-extended-volumes:volumes_attached": [{"id": "vol-1"}, {"id": "vol-2"}]}
     warning = views.volume_warning(server)
     assert "2 volumes are attached" in warning and "vol-1, vol-2" in warning
     assert "not in the backup images" in warning
+    # a volume-backed server (no image): createImage snapshots every volume, nothing to warn
+    assert views.volume_warning(dict(server, image="")) is None
     assert views.volume_warning({"id": SERVER,
                                      "os-extended-volumes:volumes_attached": []}) is None
     assert views.volume_warning({"id": SERVER}) is None

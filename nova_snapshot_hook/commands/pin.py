@@ -1,0 +1,61 @@
+"""The `pin` and `unpin` commands: keep one backup for good, out of every rotation, and give it
+back (rules/pinning.py says how the series stays at its count)."""
+
+from ..context import say
+from ..errors import EXIT_OK, ConfigError
+from ..log import SUCCESS, log
+from ..rules import pinning
+from ..rules.naming import SERIES_PROPERTY
+from . import lookup
+from .options import add_server
+
+
+def add_parser(commands):
+    cmd = commands.add_parser(
+        "pin", help="keep a backup image for good, out of every rotation",
+        description="Take one of this server's backups (an image id or exact name) out of every "
+                    "rotation until 'unpin': it moves to the series 'pinned' (and, for a "
+                    "createBackup image, Nova's backup_type 'pinned', so Nova's own rotation no "
+                    "longer counts it) and is protected in Glance. Its series goes on keeping "
+                    "its count of other backups. A volume-backed backup keeps its Cinder "
+                    "snapshots.")
+    cmd.add_argument("image", metavar="IMAGE", help="the backup image's id or exact name")
+    add_server(cmd)
+    cmd.set_defaults(run=run_pin, syslog=True)
+
+    cmd = commands.add_parser(
+        "unpin", help="give a pinned backup image back to its series' rotation",
+        description="Give a pinned backup (an image id or exact name) back to the series it "
+                    "came from and unprotect it: the next rotation of that series counts it "
+                    "again, and deletes it when it is among the oldest beyond the count.")
+    cmd.add_argument("image", metavar="IMAGE", help="the pinned image's id or exact name")
+    add_server(cmd)
+    cmd.set_defaults(run=run_unpin, syslog=True)
+
+
+def run_pin(ctx, args):
+    with ctx.bounded(ctx.settings.timeout):
+        image = lookup.find_image(ctx, args.image)
+        problems = pinning.pin_refusals(image, ctx.server_id)
+        if problems:
+            raise ConfigError("refusing to pin: " + "; ".join(problems),
+                              fix="'nova-snapshot-hook list' shows this server's backups")
+        ctx.cloud.patch_image(image["id"], pinning.pin_patch(image), doing="pinning image")
+    log.log(SUCCESS, f"Pinned {image.get('name')} ({image['id']}): out of series "
+                     f"{image.get(SERIES_PROPERTY)} for good, protected.")
+    say(f"To give it back to its rotation: nova-snapshot-hook unpin {image['id']}")
+    return EXIT_OK
+
+
+def run_unpin(ctx, args):
+    with ctx.bounded(ctx.settings.timeout):
+        image = lookup.find_image(ctx, args.image)
+        problems = pinning.unpin_refusals(image, ctx.server_id)
+        if problems:
+            raise ConfigError("refusing to unpin: " + "; ".join(problems),
+                              fix="'nova-snapshot-hook list' marks pinned backups with K")
+        ctx.cloud.patch_image(image["id"], pinning.unpin_patch(image), doing="unpinning image")
+    log.log(SUCCESS, f"Unpinned {image.get('name')} ({image['id']}): back in series "
+                     f"{image.get(pinning.FROM_PROPERTY)}, unprotected; its rotation counts it "
+                     "again.")
+    return EXIT_OK

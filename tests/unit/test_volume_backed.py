@@ -1,0 +1,350 @@
+"""Volume-backed backups: the Cinder snapshots an image names, captured or not, deleted with the
+image, orphans, the snapshot quota, pins. Pure rules, and the Snapshotter against a stand-in
+cloud (no HTTP)."""
+
+import json
+import logging
+import types
+
+import pytest
+
+from nova_snapshot_hook import views
+from nova_snapshot_hook.backup import delete
+from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
+from nova_snapshot_hook.errors import CloudError
+from nova_snapshot_hook.log import log
+from nova_snapshot_hook.rules import capture, naming, pinning, retention, rotation, volumes
+
+from fake_clock import FakeClock
+
+SERVER = "11111111-2222-3333-4444-555555555555"
+OTHER = "99999999-2222-3333-4444-555555555555"
+
+
+def bdm(*snapshots, size=1):
+    return json.dumps([{"boot_index": 0 if n == 0 else None, "source_type": "snapshot",
+                        "destination_type": "volume", "snapshot_id": sid, "volume_size": size}
+                       for n, sid in enumerate(snapshots)])
+
+
+def our_image(image_id, created, series="daily", snapshots=(), status="active", **extra):
+    name = f"web01-{series}-{image_id}"
+    image = {"id": image_id, "name": name, "status": status, "created_at": created,
+             "image_type": "snapshot", "instance_uuid": SERVER, "size": 0, "protected": False,
+             **naming.own_properties(SERVER, series, "web01", "schedule", "createImage", name)}
+    if snapshots:
+        image["block_device_mapping"] = bdm(*snapshots)
+    image.update(extra)
+    return image
+
+
+# -- the rules --------------------------------------------------------------------------------
+def test_snapshot_ids_read_the_mapping_as_json_text_or_list_and_skip_the_rest():
+    assert volumes.snapshot_ids({"block_device_mapping": bdm("s1", "s2")}) == ["s1", "s2"]
+    assert volumes.snapshot_ids({"block_device_mapping": json.loads(bdm("s1", "s1"))}) == ["s1"]
+    assert volumes.snapshot_ids({"block_device_mapping": "{not json"}) == []
+    assert volumes.snapshot_ids({"block_device_mapping": json.dumps(
+        [{"source_type": "image", "uuid": "x"}])}) == []
+    assert volumes.snapshot_ids({}) == [] and volumes.snapshot_ids(None) == []
+
+
+def test_a_server_without_image_and_with_volumes_boots_from_a_volume():
+    attached = {"os-extended-volumes:volumes_attached": [{"id": "v1"}]}
+    assert volumes.is_volume_backed(dict(attached, image=""))
+    assert not volumes.is_volume_backed(dict(attached, image={"id": "img"}))
+    assert not volumes.is_volume_backed({"image": ""})
+
+
+@pytest.mark.parametrize("statuses, state", [
+    (["available", "available"], capture.CAPTURED),
+    (["available", "creating"], capture.PENDING),
+    (["available", "error"], capture.FAILED),
+    (["available", None], capture.FAILED),          # gone from Cinder
+])
+def test_snapshots_are_captured_only_when_every_one_is_available(statuses, state):
+    listed = {f"s{n}": {"id": f"s{n}", "status": status}
+              for n, status in enumerate(statuses) if status}
+    assert volumes.snapshots_state(["s0", "s1"], listed)[0] == state
+
+
+def test_orphans_are_only_our_marked_snapshots_of_this_server_whose_image_is_gone():
+    alive = our_image("img-1", "2026-11-01T00:00:00Z", snapshots=["s-named"])
+    snapshots = [
+        {"id": "s-named", "status": "available", "metadata": volumes.our_marks("img-1", SERVER)},
+        {"id": "s-orphan", "status": "available", "metadata": volumes.our_marks("img-gone", SERVER)},
+        {"id": "s-error", "status": "error_deleting",
+         "metadata": volumes.our_marks("img-gone", SERVER)},
+        {"id": "s-deleting", "status": "deleting", "metadata": volumes.our_marks("img-gone", SERVER)},
+        {"id": "s-other-server", "status": "available",
+         "metadata": volumes.our_marks("img-gone", OTHER)},
+        {"id": "s-unmarked", "status": "available", "name": "snapshot for web01-daily-x",
+         "metadata": {}},
+    ]
+    found = [s["id"] for s in volumes.orphans(snapshots, [alive], SERVER)]
+    assert found == ["s-orphan", "s-error"]
+
+
+def test_the_quota_check_names_each_quota_that_the_backup_would_exceed():
+    limits = {"maxTotalSnapshots": 10, "totalSnapshotsUsed": 9,
+              "maxTotalVolumeGigabytes": 1000, "totalGigabytesUsed": 10}
+    problems = volumes.quota_problems(limits, 2, 2)
+    assert len(problems) == 1 and "maxTotalSnapshots" in problems[0] and "9 in use" in problems[0]
+    assert volumes.quota_problems(limits, 1, 2) == []
+    assert volumes.quota_problems(dict(limits, maxTotalSnapshots=-1), 50, 2) == []
+    assert len(volumes.quota_problems(dict(limits, totalGigabytesUsed=999), 2, 2)) == 2
+
+
+def test_rotation_finishes_a_half_done_deletion_and_does_not_count_it():
+    images = [our_image("new", "2026-11-04T00:00:00Z", snapshots=["s4"]),
+              our_image("b", "2026-11-03T00:00:00Z", snapshots=["s3"]),
+              our_image("c", "2026-11-02T00:00:00Z", snapshots=["s2"],
+                        **{volumes.DELETING_PROPERTY: "2026-11-03T00:00:00Z"}),
+              our_image("d", "2026-11-01T00:00:00Z", snapshots=["s1"])]
+    doomed = [i["id"] for i in rotation.select_for_rotation(images, SERVER, "daily", 2, "new")]
+    assert doomed == ["c", "d"]      # c unfinished; d the surplus; b kept with the new one
+
+
+def test_pinned_backups_leave_their_series_and_prune_never_touches_them():
+    old = our_image("old", "2026-11-01T00:00:00Z", series="daily", image_type="backup",
+                    backup_type="daily", nsh_method="createBackup")
+    pinned = apply_patch(old, pinning.pin_patch(old))
+    assert pinned["backup_type"] == pinning.PINNED and pinned["protected"] is True
+    assert naming.is_ours(pinned, SERVER) and pinning.is_pinned(pinned)
+    assert pinning.pin_refusals(pinned, SERVER)              # pinned already
+    plans = retention.plan([pinned], SERVER, {}, keep=1)
+    assert plans == []
+    back = apply_patch(pinned, pinning.unpin_patch(pinned))
+    assert back["backup_type"] == "daily" == back[naming.SERIES_PROPERTY]
+    assert back["protected"] is False and pinning.FROM_PROPERTY not in back
+    assert naming.is_ours(back, SERVER, "daily")
+    assert naming.check_series("pinned")                   # reserved: an error text
+
+
+def test_only_our_active_backups_can_be_pinned():
+    theirs = our_image("x", "2026-11-01T00:00:00Z", nsh_server=OTHER, instance_uuid=OTHER)
+    assert "not a backup made by" in pinning.pin_refusals(theirs, SERVER)[0]
+    assert pinning.pin_refusals(our_image("y", "2026-11-01T00:00:00Z", status="queued"), SERVER)
+
+
+def apply_patch(image, patch):
+    """Glance's JSON patch, as far as pin and unpin use it."""
+    image = dict(image)
+    for op in patch:
+        key = op["path"].lstrip("/")
+        if op["op"] == "remove":
+            del image[key]
+        else:
+            assert op["op"] == "add" or key in image, f"replace of a missing {key}"
+            image[key] = op["value"]
+    return image
+
+
+# -- deleting -----------------------------------------------------------------------------------
+class Cinderish:
+    """A stand-in for cloud.Cloud's Glance and Cinder calls, recording their order."""
+
+    def __init__(self, snapshots=(), fail_snapshot_delete=(), fail_list=False, images=()):
+        self.snapshots = {s["id"]: dict(s) for s in snapshots}
+        self.fail_snapshot_delete, self.fail_list = set(fail_snapshot_delete), fail_list
+        self.images = list(images)
+        self.calls = []
+
+    def set_image_properties(self, image_id, properties):
+        self.calls.append(("mark", image_id, sorted(properties)))
+
+    def delete_volume_snapshot(self, snapshot_id):
+        if snapshot_id in self.fail_snapshot_delete:
+            raise CloudError(f"deleting volume snapshot {snapshot_id}: HTTP 500")
+        self.calls.append(("delete_snapshot", snapshot_id))
+        self.snapshots.pop(snapshot_id, None)
+
+    def delete_image(self, image_id):
+        self.calls.append(("delete_image", image_id))
+
+    def volume_snapshots(self):
+        if self.fail_list:
+            raise CloudError("listing the volume snapshots: HTTP 500")
+        return list(self.snapshots.values())
+
+    def mark_volume_snapshot(self, snapshot_id, metadata):
+        self.calls.append(("mark_snapshot", snapshot_id))
+        self.snapshots[snapshot_id].setdefault("metadata", {}).update(metadata)
+
+    def list_images(self, **filters):
+        return self.images
+
+
+def test_a_backup_goes_mark_first_then_its_snapshots_then_the_image():
+    cloud = Cinderish()
+    delete.delete_backup(cloud, our_image("img", "2026-11-01T00:00:00Z", snapshots=["s1", "s2"]))
+    assert cloud.calls == [("mark", "img", [volumes.DELETING_PROPERTY]),
+                           ("delete_snapshot", "s1"), ("delete_snapshot", "s2"),
+                           ("delete_image", "img")]
+
+
+def test_a_failed_snapshot_delete_keeps_the_image_as_the_record():
+    cloud = Cinderish(fail_snapshot_delete={"s2"})
+    with pytest.raises(CloudError):
+        delete.delete_backup(cloud, our_image("img", "2026-11-01T00:00:00Z",
+                                              snapshots=["s1", "s2"]))
+    assert ("delete_image", "img") not in cloud.calls
+    assert cloud.calls[0][0] == "mark"
+
+
+def test_an_image_backed_backup_is_deleted_with_one_call():
+    cloud = Cinderish()
+    delete.delete_backup(cloud, our_image("img", "2026-11-01T00:00:00Z"))
+    assert cloud.calls == [("delete_image", "img")]
+
+
+# -- the Snapshotter on a volume-backed server ----------------------------------------------------
+class VolumeCloud(Cinderish):
+    """A volume-backed server: createImage makes an active image naming new snapshots whose
+    statuses follow a script."""
+
+    def __init__(self, snapshot_statuses=("available",), limits=None, volume_count=2, **kwargs):
+        super().__init__(**kwargs)
+        self.snapshot_statuses = list(snapshot_statuses)
+        self.limits = limits if limits is not None else {"maxTotalSnapshots": 10,
+                                                         "totalSnapshotsUsed": 0}
+        self.volume_ids = [f"vol-{n}" for n in range(volume_count)]
+        self.new_snapshots = [f"new-s{n}" for n in range(volume_count)]
+        self.actions = []
+
+    def get_server(self, server_id):
+        server = {"id": server_id, "image": "", "OS-EXT-STS:task_state": None,
+                  "os-extended-volumes:volumes_attached": [{"id": v} for v in self.volume_ids]}
+        return types.SimpleNamespace(to_dict=lambda: server, **{"OS-EXT-STS:task_state": None})
+
+    def volumes(self, ids):
+        return [{"id": v, "size": 1} for v in ids]
+
+    def volume_limits(self):
+        return self.limits
+
+    def server_action(self, server_id, action, body):
+        self.actions.append(action)
+        self.body = body
+        return {"image_id": "new"}, "req-1"
+
+    def get_image(self, image_id):
+        return our_image("new", "2026-11-05T00:00:00Z", snapshots=self.new_snapshots)
+
+    def volume_snapshots(self):
+        status = self.snapshot_statuses.pop(0) if len(self.snapshot_statuses) > 1 \
+            else self.snapshot_statuses[0]
+        for sid in self.new_snapshots:
+            self.snapshots.setdefault(sid, {"id": sid})["status"] = status
+        return super().volume_snapshots()
+
+    def action_failed(self, server_id, request_id):
+        return False
+
+
+@pytest.fixture
+def warnings():
+    lines = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log.addHandler(handler)
+    yield lines
+    log.removeHandler(handler)
+
+
+def snapshot(cloud, timeout=60, **request):
+    clock = FakeClock()
+    return Snapshotter(cloud, SERVER, SnapshotRequest(**dict(dict(series="daily", rotation=2),
+                                                             **request)),
+                       clock() + timeout, "web01", clock=clock, sleep=clock.sleep).run()
+
+
+def test_a_volume_backed_server_goes_straight_to_createimage_and_waits_for_its_snapshots():
+    cloud = VolumeCloud(snapshot_statuses=["creating", "creating", "available"])
+    result = snapshot(cloud)
+    assert cloud.actions == ["createImage"] and result.method == "createImage"
+    assert result.state == "active"
+    assert ("mark_snapshot", "new-s0") in cloud.calls and ("mark_snapshot", "new-s1") in cloud.calls
+    assert cloud.snapshots["new-s0"]["metadata"] == volumes.our_marks("new", SERVER)
+
+
+def test_a_snapshot_in_error_fails_the_backup_and_nothing_of_it_stays():
+    cloud = VolumeCloud(snapshot_statuses=["creating", "error"])
+    with pytest.raises(CloudError, match="volume snapshot .* 'error'.*deleted with its 2"):
+        snapshot(cloud)
+    assert ("delete_snapshot", "new-s0") in cloud.calls and ("delete_snapshot", "new-s1") in cloud.calls
+    assert cloud.calls[-1] == ("delete_image", "new")
+
+
+def test_an_exhausted_snapshot_quota_sends_no_request(warnings):
+    cloud = VolumeCloud(limits={"maxTotalSnapshots": 10, "totalSnapshotsUsed": 9})
+    with pytest.raises(CloudError, match=r"no backup requested: .*maxTotalSnapshots.*9 in use"):
+        snapshot(cloud)
+    assert cloud.actions == []
+
+
+def test_an_unreadable_cinder_list_still_makes_the_backup_with_one_warning(warnings):
+    cloud = VolumeCloud(fail_list=True)
+    result = snapshot(cloud)
+    assert result.image_id == "new" and result.state == "active"
+    assert len(warnings) == 1 and "could not be read" in warnings[0]
+
+
+def test_rotation_deletes_the_surplus_with_its_snapshots_and_sweeps_orphans():
+    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=["b-s0"]),
+             our_image("a", "2026-11-02T00:00:00Z", snapshots=["a-s0"])]
+    orphan = {"id": "lost", "status": "available", "metadata": volumes.our_marks("gone", SERVER)}
+    foreign = {"id": "theirs", "status": "available", "name": "snapshot for web01-daily-zzz"}
+    cloud = VolumeCloud(snapshots=[orphan, foreign, {"id": "a-s0", "status": "available"},
+                                   {"id": "b-s0", "status": "available"}])
+    cloud.images = [our_image("new", "2026-11-05T00:00:00Z", snapshots=cloud.new_snapshots)] + older
+    result = snapshot(cloud, rotation=2)
+    assert result.rotated == ["a"]
+    deleted = [c[1] for c in cloud.calls if c[0] == "delete_snapshot"]
+    assert deleted == ["a-s0", "lost"] and ("delete_image", "a") in cloud.calls
+    assert "theirs" in cloud.snapshots and "b-s0" in cloud.snapshots
+
+
+def test_a_failed_snapshot_delete_in_rotation_is_one_warning_and_the_image_stays(warnings):
+    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=["b-s0"]),
+             our_image("a", "2026-11-02T00:00:00Z", snapshots=["a-s0"])]
+    cloud = VolumeCloud(fail_snapshot_delete={"a-s0"})
+    cloud.images = [our_image("new", "2026-11-05T00:00:00Z", snapshots=cloud.new_snapshots)] + older
+    result = snapshot(cloud, rotation=2)
+    assert result.image_id == "new" and result.rotated == []
+    assert ("delete_image", "a") not in cloud.calls
+    assert ("mark", "a", [volumes.DELETING_PROPERTY]) in cloud.calls
+    assert len(warnings) == 1 and "next run rotates them" in warnings[0]
+
+
+# -- what people see ---------------------------------------------------------------------------
+def test_list_shows_each_snapshot_state_the_marks_and_what_is_kept():
+    images = [our_image("img-2", "2026-11-02T00:00:00Z", snapshots=["s2"]),
+              our_image("img-1", "2026-11-01T00:00:00Z", snapshots=["s1"],
+                        **{volumes.DELETING_PROPERTY: "2026-11-02T00:00:00Z"})]
+    pinned = our_image("img-0", "2026-10-01T00:00:00Z", size=2 ** 20)
+    images.append(apply_patch(pinned, pinning.pin_patch(pinned)))
+    snapshots = {"s2": {"id": "s2", "status": "available", "size": 1, "volume_id": "vol-0"}}
+    text = "\n".join(views.list_lines(images, SERVER, snapshots))
+    assert "volume snapshot s2 available, 1 GB, of volume vol-0" in text
+    assert "volume snapshot s1 (not found in Cinder)" in text
+    assert "Kept in series daily: 1 image(s), 0 B + 1 GB volume snapshots." in text
+    assert "Kept in series pinned: 1 image(s), 1.0 MiB." in text
+    assert "Kept in all: 2 image(s), 1.0 MiB + 1 GB volume snapshots." in text
+    assert "K: pinned" in text and "D: being deleted" in text
+    unknown = "\n".join(views.list_lines(images, SERVER, None))
+    assert "s2 (state unknown: Cinder could not be read)" in unknown
+
+
+def test_most_kept_counts_each_series_plus_one_new_backup():
+    settings = types.SimpleNamespace(apt_enabled=True, apt_series="apt", apt_rotation=3,
+                                     daily=7, weekly=0, monthly=2, yearly=0)
+    assert retention.most_kept(settings) == (4 + 8 + 3, "apt 3+1 + daily 7+1 + monthly 2+1",
+                                             {"apt", "daily", "monthly"})
+
+
+def test_prune_shows_a_half_done_deletion_even_in_a_series_without_a_count():
+    half = our_image("h", "2026-11-01T00:00:00Z", series="manual", snapshots=["s1"],
+                     **{volumes.DELETING_PROPERTY: "2026-11-02T00:00:00Z"})
+    plans = retention.plan([half], SERVER, {})
+    assert [i["id"] for i in retention.to_delete(plans)] == ["h"]
+    assert any("delete" in line and "(h)" in line for line in views.prune_lines(plans))
