@@ -4,14 +4,16 @@
     bootstrap.py identity   once Keystone answers: catalog, projects, users,
                             roles, the application credential, the openrc
                             files and clouds.yaml
-    bootstrap.py compute    once Nova runs: waits for nova-compute, maps it to
-                            the cell, flavor, image, the three servers and
-                            their id files
+    bootstrap.py compute    once Nova runs: waits for nova-compute and
+                            cinder-volume, maps the host to the cell, flavor,
+                            image, the demo project's volume quotas, the four
+                            servers, the data volume and their id files
 
 Called by minicloud/up with MINICLOUD_STATE set (and, for "compute",
 MINICLOUD_COMPUTE_PIDFILE: servers booted under another nova-compute process
 are unknown to the fake driver and are re-created).
-Uses only Debian's python3-keystoneauth1/-keystoneclient/-novaclient/-glanceclient.
+Uses only Debian's python3-keystoneauth1/-keystoneclient/-novaclient/-glanceclient/
+-cinderclient.
 """
 
 import argparse
@@ -25,6 +27,8 @@ import time
 from datetime import datetime, timezone
 
 import glanceclient
+from cinderclient import client as cinder_client
+from cinderclient import exceptions as cinder_exc
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
@@ -40,8 +44,10 @@ CATALOG = [
     ("placement", "placement", "http://127.0.0.1:8778"),
     ("nova", "compute", "http://127.0.0.1:8774/v2.1"),
     ("neutron", "network", "http://127.0.0.1:9696"),
+    # Zed's Cinder routes URLs with and without the project id
+    ("cinderv3", "block-storage", "http://127.0.0.1:8776/v3"),
 ]
-SERVICE_USERS = ("nova", "glance", "placement")
+SERVICE_USERS = ("nova", "glance", "placement", "cinder")
 APPCRED_NAME = "nova-snapshot-hook"
 FLAVOR = dict(name="minicloud.tiny", ram=64, vcpus=1, disk=1)
 IMAGE_NAME = "minicloud-tiny"
@@ -51,13 +57,26 @@ SERVERS = {
     "server_id": ("minicloud-vm", "demo"),
     "server2_id": ("minicloud-vm2", "demo"),
     "other_server_id": ("other-vm", "other"),
+    "bfv_server_id": ("minicloud-bfv", "demo"),
 }
+# minicloud-bfv boots from this volume (made from the image, deleted with
+# the server); minicloud-vm2 gets the data volume attached.
+BFV_SERVER = "minicloud-bfv"
+BFV_VOLUME = "minicloud-bfv-root"
+DATA_VOLUME = "minicloud-data"
+DATA_SERVER_ID_FILE = "server2_id"
+VOLUME_QUOTA_KEYS = ("volumes", "snapshots", "gigabytes", "backups",
+                     "backup_gigabytes", "per_volume_gigabytes", "groups")
 BOOT_MICROVERSION = "2.37"  # first with networks='none'
+VOLUME_MICROVERSION = "3.60"
 GEN_FILE = "servers.compute-pid"
 
 
+T0 = time.time()
+
+
 def log(msg):
-    print("bootstrap: %s" % msg, flush=True)
+    print("bootstrap: [%5.1fs] %s" % (time.time() - T0, msg), flush=True)
 
 
 class Bootstrap:
@@ -129,6 +148,11 @@ class Bootstrap:
         return glanceclient.Client("2", session=self.session(user),
                                    region_name=REGION, interface="public")
 
+    def cinder(self, user="admin"):
+        return cinder_client.Client(VOLUME_MICROVERSION, session=self.session(user),
+                                    region_name=REGION, interface="public",
+                                    service_type="block-storage")
+
     # ---- identity phase ----------------------------------------------------
 
     def wait_keystone(self, timeout=60):
@@ -149,10 +173,15 @@ class Bootstrap:
         ks = self.keystone()
         self.ensure_catalog(ks)
         roles = {r.name: r for r in ks.roles.list()}
+        # Cinder lets only a service token (role "service") delete an in-use
+        # attachment (bug 2004555): Nova sends one as user nova.
+        if "service" not in roles:
+            roles["service"] = ks.roles.create(name="service")
         service = self.ensure_project(ks, "service", "minicloud service users")
         for name in SERVICE_USERS:
             user = self.ensure_user(ks, name, service)
             ks.roles.grant(roles["admin"], user=user, project=service)
+            ks.roles.grant(roles["service"], user=user, project=service)
         for name in ("demo", "other"):
             project = self.ensure_project(ks, name, "minicloud %s project" % name)
             user = self.ensure_user(ks, name, project)
@@ -333,7 +362,13 @@ class Bootstrap:
         # Deleting or booting servers needs this nova-compute consuming its
         # queue: a cast to a queue that does not exist yet is lost.
         self.wait_compute_ready(compute_gen)
+        self.wait_cinder_ready()
+        log("cinder's scheduler knows the pool")
+        self.ensure_volume_quotas("demo")
+        self.drop_bfv_without_root()
         self.ensure_servers(flavor, image, compute_gen)
+        self.ensure_data_volume()
+        log("servers and volumes ready")
         self.write_file("image_id", image["id"] + "\n", 0o644)
 
     @staticmethod
@@ -366,6 +401,101 @@ class Bootstrap:
                 raise SystemExit("bootstrap: nova-compute did not report in "
                                  "within %ds (see log/nova-compute.log)" % timeout)
             time.sleep(0.5)
+
+    def wait_cinder_ready(self, timeout=120):
+        """The scheduler lists our pool once cinder-volume has sent it its
+        capabilities; before that a create ends "No valid backend"."""
+        cinder = self.cinder()
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if cinder.pools.list():
+                    return
+            except (cinder_exc.ClientException, ks_exc.ConnectFailure):
+                pass
+            if time.time() > deadline:
+                raise SystemExit("bootstrap: cinder's scheduler knows no pool after "
+                                 "%ds (see log/cinder-volume.log)" % timeout)
+            time.sleep(0.5)
+
+    def ensure_volume_quotas(self, project_name):
+        """The project's volume quotas at Cinder's defaults (tests may count
+        on 10 snapshots)."""
+        cinder = self.cinder()
+        project = self.keystone().projects.list(name=project_name, domain="default")[0]
+        defaults = cinder.quotas.defaults(project.id)
+        current = cinder.quotas.get(project.id)
+        changes = {k: getattr(defaults, k) for k in VOLUME_QUOTA_KEYS
+                   if getattr(current, k, None) != getattr(defaults, k)}
+        if changes:
+            log("volume quotas of %s back to the defaults: %s" % (project_name, changes))
+            cinder.quotas.update(project.id, **changes)
+
+    def _wait_volume(self, cinder, volume_id, want, timeout=60):
+        deadline = time.time() + timeout
+        while True:
+            volume = cinder.volumes.get(volume_id)
+            if volume.status == want:
+                return volume
+            if volume.status.startswith("error") or time.time() > deadline:
+                raise SystemExit("bootstrap: volume %s is %s, not %s"
+                                 % (volume_id, volume.status, want))
+            time.sleep(0.3)
+
+    def _delete_stale_volumes(self, cinder, name, keep=None):
+        """Delete the unattached volumes of that name we made before, except
+        those with snapshots: a volume-backed image still needs them (an old
+        minicloud-bfv's createImage), and so Cinder refuses anyway."""
+        snapshots = {s.volume_id for s in cinder.volume_snapshots.list()}
+        for volume in cinder.volumes.list():
+            if volume.name != name or volume.id == keep or volume.status not in (
+                    "available", "error", "error_extending"):
+                continue
+            if volume.id in snapshots:
+                log("keeping stale volume %s %s: it has snapshots" % (name, volume.id))
+                continue
+            log("deleting stale volume %s %s (%s)" % (name, volume.id, volume.status))
+            cinder.volumes.delete(volume.id)
+
+    def drop_bfv_without_root(self):
+        """minicloud-bfv whose root volume is no longer in-use is re-created.
+
+        A rebuild at 2.93 with a volume-backed (0-byte) image leaves the
+        server ACTIVE but its root volume `reserved` and unattached: Nova
+        waits 0 s for Cinder's reimage (reimage_timeout_per_gb x 0 GB)."""
+        volume_id = self.read_file("bfv_volume_id")
+        server_id = self.read_file("bfv_server_id")
+        if not volume_id or not server_id:
+            return
+        try:
+            status = self.cinder().volumes.get(volume_id).status
+        except cinder_exc.NotFound:
+            status = "gone"
+        if status != "in-use":
+            log("root volume of %s is %s: re-creating the server" % (BFV_SERVER, status))
+            self._delete_by_name(self.nova(), BFV_SERVER)
+
+    def ensure_data_volume(self):
+        """minicloud-data attached to minicloud-vm2; re-attached (same
+        volume) when the server was re-created."""
+        server_id = self.read_file(DATA_SERVER_ID_FILE)
+        cinder = self.cinder("demo")
+        mine = [v for v in cinder.volumes.list()
+                if v.name == DATA_VOLUME]
+        attached = [v for v in mine if any(a.get("server_id") == server_id
+                                           for a in v.attachments)]
+        keep = (attached or [v for v in mine if v.status == "available"] or [None])[0]
+        self._delete_stale_volumes(cinder, DATA_VOLUME, keep=keep and keep.id)
+        if keep is None:
+            keep = cinder.volumes.create(size=1, name=DATA_VOLUME,
+                                         description="minicloud: data volume of minicloud-vm2")
+            log("created volume %s %s" % (DATA_VOLUME, keep.id))
+            self._wait_volume(cinder, keep.id, "available")
+        if not attached:
+            log("attaching %s to minicloud-vm2" % DATA_VOLUME)
+            self.nova("demo").volumes.create_server_volume(server_id, keep.id)
+            self._wait_volume(cinder, keep.id, "in-use")
+        self.write_file("data_volume_id", keep.id + "\n", 0o644)
 
     def map_compute_host(self):
         """Map the compute host into cell1 once; the mapping outlives restarts."""
@@ -469,9 +599,28 @@ class Bootstrap:
                 time.sleep(0.3)
 
     def _boot(self, user, name, flavor, image):
+        if name == BFV_SERVER:
+            return self._boot_from_volume(user, name, flavor, image)
         server = self.nova(user).servers.create(name, image["id"], flavor.id,
                                                 nics="none")
         log("booting %s as %s: %s" % (name, user, server.id))
+        return server.id
+
+    def _boot_from_volume(self, user, name, flavor, image):
+        """A new root volume from the image, then the server on it; the
+        volume goes with the server (delete_on_termination)."""
+        cinder = self.cinder(user)
+        self._delete_stale_volumes(cinder, BFV_VOLUME)
+        volume = cinder.volumes.create(size=FLAVOR["disk"], name=BFV_VOLUME,
+                                       imageRef=image["id"],
+                                       description="minicloud: root volume of %s" % name)
+        self._wait_volume(cinder, volume.id, "available")
+        bdm = [{"boot_index": 0, "uuid": volume.id, "source_type": "volume",
+                "destination_type": "volume", "delete_on_termination": True}]
+        server = self.nova(user).servers.create(name, None, flavor.id, nics="none",
+                                                block_device_mapping_v2=bdm)
+        log("booting %s as %s from volume %s: %s" % (name, user, volume.id, server.id))
+        self.write_file("bfv_volume_id", volume.id + "\n", 0o644)
         return server.id
 
     def _wait_active(self, user, name, server_id, flavor, image, timeout=90):

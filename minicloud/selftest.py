@@ -11,13 +11,17 @@ minicloud-vm ($STATE/server_id):
    short wait for `active` times out; the held backup still finishes;
 3. fail_next: the backup fails as a driver failure does; prints what a client
    sees (image, task_state, instance action);
-4. createImage reaches `active`.
+4. createImage reaches `active`;
+5. createImage of the volume-backed minicloud-bfv ($STATE/bfv_server_id) makes
+   an image whose `block_device_mapping` names a Cinder snapshot that becomes
+   `available`.
 
 Prints what it sees, deletes the images it made, exits 1 on any mismatch.
 Usage: selftest.py [--keep]   (--keep: leave the images in Glance)
 """
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -25,6 +29,8 @@ import time
 import uuid
 
 import glanceclient
+from cinderclient import client as cinder_client
+from cinderclient import exceptions as cinder_exc
 from glanceclient import exc as glance_exc
 from keystoneauth1 import loading, session
 from novaclient import client as nova_client
@@ -64,9 +70,14 @@ class SelfTest:
         sess = demo_session()
         self.nova = nova_client.Client("2.45", session=sess, region_name="RegionOne")
         self.glance = glanceclient.Client("2", session=sess, region_name="RegionOne")
+        self.cinder = cinder_client.Client("3.60", session=sess, region_name="RegionOne",
+                                           service_type="block-storage")
         with open(os.path.join(STATE, "server_id")) as f:
             self.server_id = f.read().strip()
+        with open(os.path.join(STATE, "bfv_server_id")) as f:
+            self.bfv_server_id = f.read().strip()
         self.made = []
+        self.made_snapshots = []
         self.failures = []
         self.tag = uuid.uuid4().hex[:8]
 
@@ -203,6 +214,44 @@ class SelfTest:
         self.check(status == "active", "createImage %s -> %s" % (image_id, status))
         self.wait_task_none()
 
+    def wait_snapshot(self, snapshot_id, timeout=30):
+        deadline = time.time() + timeout
+        status = None
+        while time.time() < deadline:
+            status = self.cinder.volume_snapshots.get(snapshot_id).status
+            if status in ("available", "error"):
+                return status
+            time.sleep(0.1)
+        return "timeout (%s)" % status
+
+    def volume_backed_image(self):
+        image_id = self.nova.servers.create_image(self.bfv_server_id,
+                                                  "selftest-%s-bfv" % self.tag)
+        self.made.append(image_id)
+        status = self.wait_image(image_id, 30)
+        image = self.glance.images.get(image_id)
+        mappings = json.loads(image.get("block_device_mapping") or "[]")
+        snapshots = [m["snapshot_id"] for m in mappings if m.get("snapshot_id")]
+        self.made_snapshots.extend(snapshots)
+        say("volume-backed image %s: status=%s size=%s bdm_v2=%s root_device_name=%s"
+            % (image_id, status, image.get("size"), image.get("bdm_v2"),
+               image.get("root_device_name")))
+        self.check(status == "active" and len(snapshots) == 1,
+                   "createImage of minicloud-bfv -> %s, snapshots in its "
+                   "block_device_mapping: %s" % (status, snapshots))
+        for snapshot_id in snapshots:
+            self.check(self.wait_snapshot(snapshot_id) == "available",
+                       "snapshot %s becomes available" % snapshot_id)
+        self.wait_task_none_of(self.bfv_server_id)
+
+    def wait_task_none_of(self, server_id, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if getattr(self.nova.servers.get(server_id), "OS-EXT-STS:task_state") is None:
+                return True
+            time.sleep(0.1)
+        return False
+
     def dump_actions(self):
         """On a surprise: the server's recent instance actions, newest first."""
         try:
@@ -220,6 +269,12 @@ class SelfTest:
                 self.glance.images.delete(image_id)
             except glance_exc.HTTPNotFound:
                 pass
+        # Glance does not delete a volume-backed image's snapshots
+        for snapshot_id in self.made_snapshots:
+            try:
+                self.cinder.volume_snapshots.delete(snapshot_id)
+            except cinder_exc.NotFound:
+                pass
 
 
 def main():
@@ -229,7 +284,8 @@ def main():
     test = SelfTest()
     say("server %s, task_state %s" % (test.server_id, test.task_state()))
     try:
-        for step in (test.rotation, test.hold, test.fail_next, test.create_image):
+        for step in (test.rotation, test.hold, test.fail_next, test.create_image,
+                     test.volume_backed_image):
             say("---- %s" % step.__name__)
             try:
                 step()

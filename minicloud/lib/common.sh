@@ -26,11 +26,12 @@ LOG=$STATE/log
 # Fixed ports, all on 127.0.0.1.
 PORT_MYSQL=3306 PORT_EPMD=4369 PORT_AMQP=5672 PORT_ERLDIST=25672
 PORT_KEYSTONE=5000 PORT_GLANCE=9292 PORT_PLACEMENT=8778 PORT_NOVA=8774
-PORT_NEUTRON=9696
+PORT_NEUTRON=9696 PORT_CINDER=8776
 
 # Services in start order; down stops them in tiers (see down).
 ALL_SERVICES="mariadb epmd rabbitmq neutron-standin keystone glance-api
-placement nova-api nova-conductor nova-scheduler nova-compute"
+placement nova-api nova-conductor nova-scheduler nova-compute
+cinder-api cinder-scheduler cinder-volume"
 
 die() { echo "minicloud: error: $*" >&2; exit 1; }
 

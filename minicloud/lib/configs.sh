@@ -146,6 +146,17 @@ $(service_auth_section neutron)
 region_name = RegionOne
 valid_interfaces = public
 
+# Cinder from the catalog; [cinder]'s credentials serve Nova's admin calls.
+# Nova's option admits no '-' in the type: volumev3 is block-storage's alias
+# (os-service-types), which keystoneauth matches.
+$(service_auth_section cinder)
+catalog_info = volumev3:cinderv3:publicURL
+os_region_name = RegionOne
+
+# Cinder deletes an in-use attachment only for a service token (bug 2004555)
+$(service_auth_section service_user)
+send_service_user_token = true
+
 [oslo_concurrency]
 lock_path = $STATE/nova/lock
 
@@ -202,6 +213,80 @@ max_concurrent_snapshots = 0
 CONF
 }
 
+# cinder-api is cinder's own eventlet WSGI server; the one backend,
+# "minicloud", is minicloud_volume.py (sparse files in $STATE/cinder/volumes).
+write_cinder_conf() {
+    write_if_changed "$STATE/etc/cinder/cinder.conf" <<CONF
+[DEFAULT]
+host = minicloud
+my_ip = 127.0.0.1
+transport_url = rabbit://guest:guest@127.0.0.1:$PORT_AMQP/
+state_path = $STATE/cinder
+use_stderr = true
+auth_strategy = keystone
+osapi_volume_listen = 127.0.0.1
+osapi_volume_listen_port = $PORT_CINDER
+osapi_volume_workers = 1
+api_paste_config = $STATE/share/cinder-common/api-paste.ini
+resource_query_filters_file = $STATE/share/cinder-common/resource_filters.json
+enabled_backends = minicloud
+storage_availability_zone = nova
+glance_api_servers = http://127.0.0.1:$PORT_GLANCE
+image_conversion_dir = $STATE/cinder/conversion
+
+[database]
+connection = $(db_url cinder)
+
+$(authtoken_section cinder "$CINDER_PASSWORD")
+
+# for Nova's external events (extend of an attached volume)
+[nova]
+auth_type = password
+auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
+user_domain_name = Default
+project_domain_name = Default
+project_name = service
+username = cinder
+password = $CINDER_PASSWORD
+region_name = RegionOne
+interface = public
+
+[minicloud]
+volume_driver = cinder.volume.drivers.minicloud_volume.MinicloudVolumeDriver
+volume_backend_name = minicloud
+
+[oslo_concurrency]
+lock_path = $STATE/cinder/lock
+
+[oslo_messaging_notifications]
+driver = noop
+CONF
+}
+
+# cinder.cmd.* monkey-patch at import; cinder-volume's wrapper then lets
+# cinder.volume.drivers find minicloud_volume.py in this directory.
+write_cinder_wrappers() {
+    local name
+    for name in api scheduler manage; do
+        write_if_changed "$STATE/bin/cinder-$name" 755 <<PY
+#!/usr/bin/python3
+# written by minicloud/up
+import sys
+from cinder.cmd.$name import main
+sys.exit(main())
+PY
+    done
+    write_if_changed "$STATE/bin/cinder-volume" 755 <<PY
+#!/usr/bin/python3
+# written by minicloud/up: cinder-volume with minicloud's volume driver
+import sys
+from cinder.cmd.volume import main  # noqa: eventlet monkey-patching first
+import cinder.volume.drivers
+cinder.volume.drivers.__path__.append("$MINICLOUD_DIR")
+sys.exit(main())
+PY
+}
+
 write_rabbitmq_conf() {
     write_if_changed "$STATE/etc/rabbitmq/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$PORT_AMQP
@@ -239,6 +324,7 @@ nova.virt.__path__.append("$MINICLOUD_DIR")
 from nova.cmd.compute import main
 sys.exit(main())
 PY
+    write_cinder_wrappers
     for module in api manage; do
         write_if_changed "$STATE/bin/glance-$module" 755 <<PY
 #!/usr/bin/python3
@@ -255,6 +341,7 @@ write_all_configs() {
     write_glance_conf
     write_placement_conf
     write_nova_conf
+    write_cinder_conf
     write_rabbitmq_conf
     write_wrappers
 }

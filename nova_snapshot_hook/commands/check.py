@@ -12,6 +12,7 @@ from .. import views
 from ..errors import EXIT_FAILURE, EXIT_OK, HookError
 from ..rules import inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
+from . import lookup
 from .options import add_server
 from ..log import log, redactor
 
@@ -125,7 +126,7 @@ def _instance_actions(cloud, identity):
 
 
 def _images(cloud, identity):
-    images = cloud.list_images(instance_uuid=identity[0])
+    images = lookup.images_of(cloud, identity[0])
     return "OK", (f"{len(images)} image(s) of this server readable; createBackup itself is not "
                   "tried ('snapshot --dry-run' shows its request)"), images
 

@@ -4,6 +4,7 @@ from .. import views
 from ..errors import CloudError, ConfigError, IdentityError
 from ..log import log
 from ..rules import inventory, volumes
+from ..rules.naming import SERVER_PROPERTY
 
 
 def server_or_none(ctx):
@@ -23,9 +24,18 @@ def warn_about_volumes(server):
 
 
 def server_images(ctx):
-    """Every image Glance lists for instance_uuid=<this server>: ours, Nova's backups, snapshots
-    (Nova sets instance_uuid on every createBackup and createImage image)."""
-    return ctx.cloud.list_images(instance_uuid=ctx.server_id)
+    return images_of(ctx.cloud, ctx.server_id)
+
+
+def images_of(cloud, server_id):
+    """Every image of the server: those Glance lists for instance_uuid=<server> (Nova sets it on
+    an image-backed server's backups and snapshots, ours or not), and ours by nsh_server (Nova
+    sets no instance_uuid on a volume-backed server's createImage)."""
+    found = {}
+    for filters in ({"instance_uuid": server_id}, {SERVER_PROPERTY: server_id}):
+        for image in cloud.list_images(**filters):
+            found.setdefault(image.get("id"), image)
+    return list(found.values())
 
 
 def volume_snapshots(ctx, images):

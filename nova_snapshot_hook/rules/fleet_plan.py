@@ -11,6 +11,7 @@ views.py). `fleet status` judges with freshness.py's model, the one `status` use
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from . import inventory
 from .freshness import SeriesFreshness, backups_by_series
 
 MAX_CONCURRENCY = 64
@@ -194,11 +195,11 @@ class ServerSeries(SeriesFreshness):
 def freshness(servers, images, now, series=(), max_age=None):
     """[ServerSeries], judged against `max_age` (None: no age limit), for every server (in the
     given order) and every series of its backups (or only `series`); a server without any gets
-    one row with series None (or one per asked series). A server's backups are the images whose
-    instance_uuid is the server (Nova sets it on every backup); there is no attempts file here."""
+    one row with series None (or one per asked series). A server's backups are the images of
+    inventory.server_of it; there is no attempts file here."""
     by_server = {}
     for image in images:
-        by_server.setdefault(image.get("instance_uuid"), []).append(image)
+        by_server.setdefault(inventory.server_of(image), []).append(image)
     rows = []
     for server in servers:
         found = backups_by_series(by_server.get(server["id"], ()))

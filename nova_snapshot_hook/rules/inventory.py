@@ -18,7 +18,7 @@ import datetime
 import re
 
 from ..errors import ConfigError
-from . import pinning, volumes
+from . import naming, pinning, volumes
 from .naming import PREFIX, SERIES_PROPERTY, is_ours, made_by_us
 
 NOT_GUARANTEED = "not-guaranteed"
@@ -35,6 +35,13 @@ def series_of(image):
     if image.get("image_type") == "snapshot":
         return "snapshot"
     return image.get("backup_type") or "-"
+
+
+def server_of(image):
+    """The server an image was made of: Nova's instance_uuid, or for our backup of a
+    volume-backed server (which Nova leaves without one) our nsh_server."""
+    return image.get("instance_uuid") or (image.get(naming.SERVER_PROPERTY) if made_by_us(image)
+                                          else None)
 
 
 def inherited(image):

@@ -49,9 +49,12 @@ def rebuild_refusals(server, image, server_id, force=False):
         problems.append(f"image {image.get('id')} belongs to {whose}, not to this server "
                         f"{server_id}; --force rebuilds this server from it anyway")
     if not server.get("image"):
-        problems.append(f"server {server_id} boots from a volume: rebuilding it needs compute "
-                        "API 2.93, and its backups are Cinder snapshots; restore the volume "
-                        "snapshot with Cinder, or use --new")
+        problems.append(f"server {server_id} boots from a volume: Nova rebuilds it with "
+                        "another image only from compute API 2.93, and from a volume-backed "
+                        "backup (a zero-size image) Zed's Nova reports success while the rebuild "
+                        "fails and leaves the root volume 'reserved' (doc/nova-backup-api.md); "
+                        "use --new NAME, which boots a server from the backup's volume "
+                        "snapshots")
     vm_state = server.get(VM_STATE)
     if vm_state not in REBUILD_STATES:
         problems.append(f"server {server_id} is {vm_state}: Nova rebuilds only an active, "

@@ -1,6 +1,7 @@
 """The apt hook for real: apt-get and python-apt runs in Debian 12 and 13 roots, the built .deb
 installed, backups made on the local cloud. Small test packages are built with dpkg-deb."""
 
+import json
 import os
 import time
 
@@ -184,3 +185,53 @@ def test_remove_without_purge_leaves_apt_working_and_purge_removes_the_conffile(
         with open(hook.file("/tmp/nsh.deb"), "wb") as handle, open(built_deb(), "rb") as source:
             handle.write(source.read())
         assert hook.apt("install", "/tmp/nsh.deb").returncode == 0
+
+
+def state_value(key):
+    for line in read_state("env").splitlines():
+        if line.startswith(key + "="):
+            return line.split("=", 1)[1]
+    pytest.fail(f"{key} is not in the local cloud's env file")
+
+
+def test_a_volume_backed_server_gets_an_image_with_its_volume_snapshot(root, admin):
+    """The root configured as the boot-from-volume server: Nova refuses createBackup, the hook
+    takes createImage, Cinder snapshots the root volume, and the backup names the change."""
+    from keystoneauth1 import adapter
+    server = state_value("MINICLOUD_BFV_SERVER_ID")
+    cinder = adapter.Adapter(admin.glance.session, service_type="block-storage",
+                             interface="public")
+
+    def clean():
+        admin.wait_idle(server)
+        for image in admin.images(nsh_server=server):       # Nova gives these no instance_uuid
+            for snapshot_id in named_snapshots(image):
+                cinder.delete(f"/snapshots/{snapshot_id}", raise_exc=False)
+            admin.glance.delete(f"/v2/images/{image['id']}")
+
+    root.configure(server=server)
+    root.run("rm", "-rf", "/run/nova-snapshot-hook")
+    clean()
+    try:
+        result = install_file(root, "nsh-other_1.0-1_all.deb")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "WARNING" not in result.stdout + result.stderr
+        images = admin.images(nsh_server=server)
+        assert len(images) == 1, [image["name"] for image in images]
+        image = images[0]
+        assert image["name"].endswith("-install-nsh-other-1.0-1")
+        assert image["nsh_method"] == "createImage" and image["nsh_series"] == "apt"
+        assert image["nsh_outcome"] == "succeeded"
+        snapshots = named_snapshots(image)
+        assert len(snapshots) == 1
+        listed = root.run("nova-snapshot-hook", "list")
+        assert f"volume snapshot {snapshots[0]} available" in listed.stdout, listed.stdout
+    finally:
+        root.run("sh", "-c", "dpkg -P nsh-other || true")
+        clean()
+        root.configure()
+
+
+def named_snapshots(image):
+    return [entry["snapshot_id"] for entry in json.loads(image.get("block_device_mapping") or "[]")
+            if entry.get("snapshot_id")]

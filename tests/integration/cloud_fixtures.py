@@ -35,14 +35,30 @@ def openrc_vars(name):
     return values
 
 
+def env_file_vars():
+    """KEY=value lines of $STATE/env; {} when it is missing."""
+    try:
+        text = read_state("env")
+    except FileNotFoundError:
+        return {}
+    return {key: value for key, _, value in (line.partition("=") for line in text.splitlines())
+            if key.startswith("MINICLOUD_")}
+
+
 @pytest.fixture(scope="session")
 def minicloud():
     if not os.path.exists(os.path.join(STATE, "server_id")):
         if os.environ.get("NSH_REQUIRE_CLOUD") == "1":
             pytest.fail(f"the local cloud is not up ({STATE}); run minicloud/up")
         pytest.skip("the local cloud is not up; run minicloud/up (make check does)")
+    env = env_file_vars()
     return {"server": read_state("server_id"), "server2": read_state("server2_id"),
-            "other_server": read_state("other_server_id")}
+            "other_server": read_state("other_server_id"),
+            # Cinder: None on a cloud made before it had them
+            "bfv_server": env.get("MINICLOUD_BFV_SERVER_ID"),
+            "bfv_volume": env.get("MINICLOUD_BFV_VOLUME_ID"),
+            "data_volume": env.get("MINICLOUD_DATA_VOLUME_ID"),
+            "cinder_port": env.get("MINICLOUD_PORT_CINDER")}
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +87,10 @@ def admin(minicloud):
 
         def delete_server_images(self, server):
             for image in self.images(instance_uuid=server):
+                if image.get("protected"):          # pinned or restored from by a test
+                    self.glance.patch(f"/v2/images/{image['id']}", json=[
+                        {"op": "replace", "path": "/protected", "value": False}],
+                        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
                 self.glance.delete(f"/v2/images/{image['id']}")
 
         def wait_idle(self, server, timeout=60):

@@ -1,7 +1,7 @@
 """A loopback fault proxy between the tool and the local cloud, controlled by the tests.
 
 The tool's OS_AUTH_URL points at the proxy; token responses get their catalog rewritten so that
-every later request (Nova, Glance) goes through the proxy too. A rule matches method and path
+every later request (Nova, Glance, Cinder) goes through the proxy too. A rule matches method and path
 and answers with a status (and Retry-After), hangs, resets the connection, or forwards the
 request and reports the image as `killed`, a given number of times; everything else is forwarded
 unchanged. `redirect` points one service of the catalog elsewhere: a closed loopback port
@@ -16,7 +16,8 @@ import socket
 import threading
 import time
 
-UPSTREAMS = {"identity": 5000, "compute": 8774, "image": 9292, "placement": 8778, "network": 9696}
+UPSTREAMS = {"identity": 5000, "compute": 8774, "image": 9292, "placement": 8778, "network": 9696,
+             "block-storage": 8776}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
               "upgrade", "proxy-authenticate", "proxy-authorization"}
 
