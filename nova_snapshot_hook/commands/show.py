@@ -5,7 +5,7 @@ import time
 
 from .. import views
 from ..context import say
-from ..rules import inventory
+from ..rules import inventory, volumes
 from . import lookup
 from .options import add_server
 from ..errors import EXIT_OK
@@ -32,8 +32,10 @@ def run(ctx, args):
         image = lookup.find_image(ctx, args.image)
         snapshots = lookup.volume_snapshots(ctx, [image])
     if args.json:
-        say(json.dumps(dict(inventory.scrub(image), volume_snapshots=inventory.snapshot_records(
-            image, snapshots)), indent=1, sort_keys=True))
+        shown = inventory.scrub(image)
+        if volumes.snapshot_ids(image):    # a volume-backed backup: Cinder's side, beside Glance's
+            shown["volume_snapshots"] = inventory.snapshot_records(image, snapshots)
+        say(json.dumps(shown, indent=1, sort_keys=True))
     else:
         for line in views.detail_lines(image, ctx.server_id, now=time.time(), snapshots=snapshots):
             say(line)
