@@ -85,11 +85,12 @@ unit: ## the unit tests only (no cloud, no root; seconds)
 	$(PY) -m pytest -q tests/unit
 
 # Every test in one pytest run, so its closing line counts them all. The cloud tests fail
-# instead of skipping when the cloud is missing (NSH_REQUIRE_CLOUD=1).
-check: deps lint ## every test: unit, lintian, the local cloud, the .deb in Debian 12 and 13 roots
-	minicloud/up
-	NSH_REQUIRE_CLOUD=1 NSH_DEB=$(abspath $(DEB)) $(PY) -m pytest -q -p no:cacheprovider \
-		tests/unit tests/integration tests/e2e
+# instead of skipping when the cloud is missing (NSH_REQUIRE_CLOUD=1), and so do the real-guest
+# tests when the libvirt host with its Debian guest is (NSH_REQUIRE_GUEST=1).
+check: deps lint ## every test: unit, lintian, the local cloud with a real QEMU guest, the .deb in Debian 12 and 13 roots
+	MINICLOUD_COMPUTE=libvirt minicloud/up
+	NSH_REQUIRE_CLOUD=1 NSH_REQUIRE_GUEST=1 NSH_DEB=$(abspath $(DEB)) $(PY) -m pytest -q \
+		-p no:cacheprovider tests/unit tests/integration tests/e2e
 
 demo: deps $(DEB) ## build the .deb, start the local cloud, snapshot from inside a Debian root, show the image
 	tests/e2e/demo $(DEB)

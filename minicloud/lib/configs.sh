@@ -192,6 +192,9 @@ $(authtoken_section nova "$NOVA_PASSWORD")
 
 [scheduler]
 workers = 1
+# the libvirt host (compute-libvirt) takes only images that require its trait, and the fake
+# host never gets those: aggregates with trait:...=required isolate each other's servers
+enable_isolated_aggregate_filtering = true
 
 [conductor]
 workers = 1

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from aptlab import SUITES, CONF, Root, build_test_package, built_deb, cloud_is_up, publish
-from cloud_fixtures import read_state
+from cloud_fixtures import STATE, read_state
 
 @pytest.fixture(scope="module", params=SUITES)
 def root(request, tmp_path_factory):
@@ -235,3 +235,42 @@ def test_a_volume_backed_server_gets_an_image_with_its_volume_snapshot(root, adm
 def named_snapshots(image):
     return [entry["snapshot_id"] for entry in json.loads(image.get("block_device_mapping") or "[]")
             if entry.get("snapshot_id")]
+
+
+def test_the_real_guest_gets_a_backup_named_after_the_change(root, admin):
+    """The root configured as the real QEMU guest (MINICLOUD_COMPUTE=libvirt): the hook's backup
+    is a real disk image, captured before dpkg ran, named after the change."""
+    if not os.path.exists(os.path.join(STATE, "run", "nova-compute-libvirt.pid")):
+        if os.environ.get("NSH_REQUIRE_GUEST") == "1":
+            pytest.fail("the local cloud runs no real guest (MINICLOUD_COMPUTE=libvirt)")
+        pytest.skip("no real guest: MINICLOUD_COMPUTE=libvirt minicloud/up starts one")
+    server = read_state("guest_server_id")
+
+    def clean():
+        admin.wait_idle(server, timeout=300)
+        for image in admin.images(instance_uuid=server):
+            if image.get("nsh_series") == "apt":
+                admin.glance.delete(f"/v2/images/{image['id']}")
+
+    root.configure(server=server)
+    root.run("rm", "-rf", "/run/nova-snapshot-hook")
+    clean()
+    try:
+        result = install_file(root, "nsh-step-a_1.0-1_all.deb")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.index("SUCCESS: nova-snapshot-hook") < \
+            result.stdout.index("Unpacking nsh-step-a")
+        images = [i for i in admin.images(instance_uuid=server) if i.get("nsh_series") == "apt"]
+        assert len(images) == 1
+        image = images[0]
+        assert image["name"].endswith("-install-nsh-step-a-1.0-1")
+        assert image["backup_type"] == "apt" and image["nsh_outcome"] == "succeeded"
+        end = time.monotonic() + 300
+        while image["status"] != "active" and time.monotonic() < end:
+            time.sleep(1)
+            image = admin.glance.get(f"/v2/images/{image['id']}").json()
+        assert image["status"] == "active" and image["size"] > 10 * 2 ** 20   # a real disk
+    finally:
+        root.run("sh", "-c", "dpkg -P nsh-step-a || true")
+        clean()
+        root.configure()

@@ -62,14 +62,16 @@ def test_a_capture_under_half_a_second_is_seen_within_a_tenth_of_a_second(at):
 
 
 @pytest.mark.parametrize("at", [0.9, 2, 4.5, 30, 300])
-def test_a_longer_capture_is_seen_within_a_fifth_of_its_time_and_at_most_poll_interval(at):
+def test_a_longer_capture_is_seen_within_a_tenth_of_its_time_and_at_most_poll_interval(at):
     _, seen = capture(at)
-    assert seen - at <= min(1.0, 0.2 * seen) + 1e-9
+    assert seen - at <= min(1.0, 0.1 * seen) + 1e-9
 
 
 def test_a_long_capture_costs_about_one_look_a_second_and_nova_at_most_once_a_second():
     cloud, seen = capture(at=60)
-    assert len(cloud.image_looks) <= seen + 15
+    # quicker looks in the first ten seconds (a tenth of the time since the request), then one a
+    # second: about 35 looks for the first ten seconds, one a second after
+    assert len(cloud.image_looks) <= seen + 30
     gaps = [b - a for a, b in zip(cloud.server_looks, cloud.server_looks[1:])]
     assert min(gaps) >= 1.0 - 1e-9
     assert len(cloud.server_looks) <= seen + 1
