@@ -33,7 +33,7 @@ UNPRIVILEGED := $(if $(filter 0,$(shell id -u)),setpriv --reuid=nobody --regid=n
 list_sources = git ls-files -z --cached --others --exclude-standard
 SOURCES := $(wildcard $(shell git ls-files --cached --others --exclude-standard 2>/dev/null))
 
-.PHONY: help deps deb lint root cloud-up cloud-down unit check demo bench clean distclean
+.PHONY: help deps deb lint root cloud-up cloud-down unit check soak demo bench clean distclean
 
 help: ## list the targets (the default)
 	@echo "make TARGET, where TARGET is one of:"
@@ -91,6 +91,14 @@ check: deps lint ## every test: unit, lintian, the local cloud with a real QEMU 
 	MINICLOUD_COMPUTE=libvirt minicloud/up
 	NSH_REQUIRE_CLOUD=1 NSH_REQUIRE_GUEST=1 NSH_DEB=$(abspath $(DEB)) $(PY) -m pytest -q \
 		-p no:cacheprovider tests/unit tests/integration tests/e2e
+
+# Two simulated years of the real program against the local cloud, with faults, checked every
+# day against the soak's own model (tests/soak/soak.py; about 30 minutes). make check runs one
+# month of it (tests/integration/test_soak_month.py). SOAK_ARGS, e.g. "--seed 7 --days 90".
+SOAK_ARGS ?=
+soak: deps ## two simulated years of scheduled and apt runs with faults against the model (~30 min)
+	minicloud/up
+	$(PY) tests/soak/soak.py $(SOAK_ARGS)
 
 demo: deps $(DEB) ## build the .deb, start the local cloud, snapshot from inside a Debian root, show the image
 	tests/e2e/demo $(DEB)

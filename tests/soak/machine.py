@@ -1,0 +1,286 @@
+"""The soak's machine: the real program run as cron and apt run it, on a simulated clock, against
+a server of a project of its own, every call through the fault proxy.
+
+The clock: the product reads "now" from the system clock (the scheduled run's date, the apt
+hook's time for [apt] min_interval, the time in the image name), and `scheduled --date` is for
+--dry-run only. So each run gets libfaketime (Debian's package `faketime`) preloaded, starting
+at the simulated moment and ticking in real time; the monotonic clock stays real, so the
+product's timeouts are real (monotonic_sleep.c says why it is preloaded too). Glance and Nova
+keep the real time.
+"""
+
+import datetime
+import fcntl
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [os.path.join(REPO, "tests", "integration"), os.path.join(REPO, "bench")]
+
+from faultproxy import FaultProxy                    # noqa: E402
+from support.cloudbench import BenchProject, wait_idle, read_state   # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+SLEEP_SHIM = os.path.join(HERE, "monotonic_sleep.c")
+HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
+ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
+SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
+IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
+NAME_MINUTE = re.compile(r"-(\d{8}T\d{4})Z")
+RUN_TIMEOUT = 120
+# What the program may keep between runs; anything else left in its directories is a leak.
+EXPECTED_STATE = {"run": re.compile(r"^(last-apt-snapshot|token-[0-9a-f]+)$"),
+                  "lib": re.compile(r"^(schedule|attempts|attempts\.lock)$"),
+                  "": re.compile(r"^(lock|run|lib|settings|credentials|root|output)$")}
+
+
+def faketime_missing():
+    if not os.path.exists(FAKETIME_LIBRARY):
+        return f"{FAKETIME_LIBRARY} is missing (apt-get install faketime)"
+    if not shutil.which("gcc"):
+        return "gcc is missing (apt-get install build-essential)"
+    return None
+
+
+def build_sleep_shim(directory):
+    target = os.path.join(directory, "monotonic_sleep.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", target, SLEEP_SHIM, "-ldl"],
+                   check=True, capture_output=True)
+    return target
+
+
+class Outcome:
+    def __init__(self, returncode, output, maxrss_kb, seconds, fault_hit=False, killed=False):
+        self.returncode, self.output, self.maxrss_kb = returncode, output, maxrss_kb
+        self.seconds, self.fault_hit, self.killed = seconds, fault_hit, killed
+
+
+class TimedProxy(FaultProxy):
+    """The fault proxy, noting when a backup request last came through: Glance's created_at,
+    by which Nova rotates, has one-second steps, so two backups must be a second apart."""
+
+    last_action = 0.0
+
+    def handle(self, handler):
+        if handler.command == "POST" and re.search(ACTION, handler.path):
+            self.last_action = time.time()
+        return super().handle(handler)
+
+
+class Machine:
+    """`with Machine(directory, settings) as machine:` boots the server and starts the proxy."""
+
+    def __init__(self, directory, settings=""):
+        self.directory, self.extra_settings = directory, settings
+        self.project = self.proxy = None
+
+    def __enter__(self):
+        self.proxy = TimedProxy().start()
+        self.project = BenchProject(instances=2).__enter__()
+        try:
+            self.server = self.project.boot(1, "nsh-soak")[0]
+            self._write_files()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.project:
+            self.project.__exit__(*exc)
+        if self.proxy:
+            self.proxy.stop()
+
+    def path(self, *parts):
+        return os.path.join(self.directory, *parts)
+
+    def _write_files(self):
+        for name in ("run", "lib", "root", "output"):
+            os.makedirs(self.path(name), exist_ok=True)
+        self.preload = f"{build_sleep_shim(self.path('output'))} {FAKETIME_LIBRARY}"
+        credentials = self.project.openrc().replace(
+            read_state_auth_url(), self.proxy.auth_url)
+        with open(self.path("credentials"), "w", encoding="utf-8") as handle:
+            handle.write(credentials)
+        os.chmod(self.path("credentials"), 0o600)
+        with open(self.path("settings"), "w", encoding="utf-8") as handle:
+            handle.write(
+                f"[server]\nid = {self.server}\nidentity_root = {self.path('root')}\n"
+                f"metadata_url =\n[cloud]\ncredentials = {self.path('credentials')}\n"
+                f"api_timeout = 3\n[snapshot]\nlock = {self.path('lock')}\ntimeout = 60\n"
+                f"poll_interval = 0.3\n[apt]\nwait = 60\n[schedule]\nmax_delay = 0\n"
+                f"wait = 60\n[log]\nsyslog = no\n{self.extra_settings}")
+
+    # -- running the program -----------------------------------------------------------------
+    def env(self, moment):
+        return {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "TZ": "UTC",
+                "NOVA_SNAPSHOT_HOOK_CONFIG": self.path("settings"),
+                "NOVA_SNAPSHOT_HOOK_STATE_DIR": self.path("run"),
+                "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE": self.path("lib", "schedule"),
+                "NOVA_SNAPSHOT_HOOK_ATTEMPTS": self.path("lib", "attempts"),
+                "LD_PRELOAD": self.preload, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                "FAKETIME": "@" + moment.strftime("%Y-%m-%d %H:%M:%S")}
+
+    @staticmethod
+    def program(*args):
+        """The program as /usr/sbin/nova-snapshot-hook runs it."""
+        return [PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from nova_snapshot_hook.main import main; raise SystemExit(main())", REPO, *args]
+
+    def scheduled(self, moment, fault=None):
+        return self._run(self.program("scheduled", "--no-delay"), moment, fault)
+
+    def apt(self, moment, fault=None):
+        """One apt run: the hook with apt's stream on APT_HOOK_INFO_FD, run by `sh -c` with
+        apt's own line, from a new "apt" process each time (the hook tells transactions apart
+        by that process), then apt-post-invoke as DPkg::Post-Invoke runs it."""
+        read_end, write_end = os.pipe()
+        line = shlex.join(self.program("apt-hook")) + " || test $? -ne 99"
+        apt = ["sh", "-c", f"sh -c {shlex.quote(line)}; exit $?"]
+        try:
+            outcome = self._run(apt, moment, fault, {"APT_HOOK_INFO_FD": str(read_end)},
+                                read_end, write_end)
+        finally:
+            for fd in (read_end, write_end):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        after = moment + datetime.timedelta(seconds=max(1, round(outcome.seconds)))
+        post = self._run(self.program("apt-post-invoke"), after, None)
+        outcome.output += post.output
+        return outcome
+
+    def _run(self, command, moment, fault, extra_env=None, read_end=None, write_end=None):
+        self.proxy.clear()
+        rule = self._inject(fault)
+        # Nova rotates by Glance's created_at, in whole seconds: keep backups a second apart.
+        pause = self.proxy.last_action + 1.05 - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        output = tempfile.TemporaryFile(dir=self.path("output"))
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd="/", env={**self.env(moment), **(extra_env or {})},
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                                   pass_fds=(read_end,) if read_end is not None else ())
+        if read_end is not None:
+            os.close(read_end)
+            with os.fdopen(os.dup(write_end), "wb") as pipe, open(HOOK_STREAM, "rb") as stream:
+                pipe.write(stream.read())
+            os.close(write_end)
+        killed = fault == "kill" and self._kill_when_hit(process, rule)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+        output.close()
+        self.proxy.clear()
+        return Outcome(process.returncode, text, usage.ru_maxrss, seconds,
+                       rule is not None and rule.hits > 0, killed)
+
+    def _inject(self, fault):
+        """The proxy rule of a fault. For "kill", a hang on the first look at the new image: its
+        hit says Nova has the request and the program waits for the capture; it is then
+        killed."""
+        if fault in ("500", "hang"):
+            return self.proxy.add("POST", ACTION, fault, 1)
+        if fault == "409":
+            return self.proxy.add("POST", ACTION, "409", 2)
+        if fault == "401":
+            return self.proxy.add("GET", SERVER_GET, "401", 1)
+        if fault == "kill":
+            return self.proxy.add("GET", IMAGE_GET, "hang", 1)
+        return None
+
+    def _kill_when_hit(self, process, rule, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and process.poll() is None:
+            if rule.hits:
+                for pid in [process.pid, *descendants(process.pid)]:
+                    if command_line(pid).startswith(PYTHON + "\0"):     # not apt's shells
+                        os.kill(pid, 9)
+                        return True
+            time.sleep(0.02)
+        return False
+
+    # -- what the cloud and the host hold ------------------------------------------------------
+    def backups(self, timeout=30):
+        """{series: [minute keys]} of every image of the project, once none is still being made
+        and the server is idle; images whose name has no minute go under "?"."""
+        end = time.monotonic() + timeout
+        while True:
+            wait_idle(self.project.nova, self.server)
+            images = self.project.images()
+            if all(image["status"] == "active" for image in images) or time.monotonic() > end:
+                break
+            time.sleep(0.2)
+        found = {}
+        for image in images:
+            minute = NAME_MINUTE.search(image.get("name") or "")
+            series = image.get("backup_type") or "?"
+            if image.get("instance_uuid") != self.server or image["status"] != "active" \
+                    or not minute:
+                series = f"? {image.get('name')} {image['status']}"
+            found.setdefault(series, []).append(minute.group(1) if minute else image["id"])
+        return found
+
+    def lock_busy(self):
+        """The names of the host lock and the schedule file (its own lock) that are held."""
+        busy = []
+        for name in ("lock", os.path.join("lib", "schedule")):
+            if not os.path.exists(self.path(name)):
+                continue
+            with open(self.path(name), "a+", encoding="utf-8") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    busy.append(name)
+        return busy
+
+    def stray_files(self):
+        """Files of the program's directories that are not its expected state."""
+        stray = []
+        for sub, allowed in EXPECTED_STATE.items():
+            for name in os.listdir(self.path(sub) if sub else self.directory):
+                if not allowed.match(name):
+                    stray.append(os.path.join(sub, name))
+        return stray
+
+
+def read_state_auth_url():
+    for line in read_state("openrc").splitlines():
+        if "OS_AUTH_URL=" in line:
+            return shlex.split(line.split("=", 1)[1])[0]
+    raise KeyError("OS_AUTH_URL")
+
+
+def descendants(pid):
+    """pid's descendants, parents before children (from /proc/PID/task/*/children)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop(0)
+        try:
+            with open(f"/proc/{current}/task/{current}/children", encoding="ascii") as handle:
+                children = [int(child) for child in handle.read().split()]
+        except OSError:
+            children = []
+        found += children
+        queue += children
+    return found
+
+
+def command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""

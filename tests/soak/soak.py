@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""The long-run soak (issue 16): N simulated days of the real program against the local cloud,
+with faults, checked every day against an independent model (oracle.py).
+
+    /usr/bin/python3 tests/soak/soak.py [--days 730] [--seed 1] [--start 2027-12-20]
+
+Each day: the real `scheduled --no-delay` at 01:01 of the simulated clock (machine.py says why
+libfaketime, not --date), on some days 1 to 3 apt runs through the apt hook, a few days off;
+about one run in ten meets a fault through the fault proxy. After every day Glance's images of
+the soak's own server (a project of its own) must be exactly the model's; the host lock and the
+schedule file must be free, and the program's directories must hold only its expected state.
+The peak RSS of the scheduled runs must not grow from the first month to the last. Ends with
+one report line; exit status 0 only with no mismatch and no leak.
+"""
+
+import argparse
+import datetime
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import oracle                                   # noqa: E402
+import plan as calendar_plan                    # noqa: E402
+from machine import Machine, faketime_missing   # noqa: E402
+
+# In the past of the cloud's clock on purpose: a host clock ahead of Keystone's by more than a
+# token's life makes keystoneauth authenticate again before every request (3 or 4 times each,
+# measured), which triples a run's time; one behind reuses the cached token until Keystone
+# refuses it (401), which the program must handle anyway.
+DEFAULT_START = datetime.date(2023, 12, 20)
+MIN_INTERVAL = 600.0                # the product's default [apt] min_interval
+SETTLE = 15.0                       # seconds Nova may take to finish a capture and rotate
+RSS_GROWTH = 1.10                   # the last month's peak RSS may exceed the first's by 10 %
+WORKED = ("409", "401")             # faults the program must heal
+FAILED = ("500", "hang")            # faults that must fail the run before Nova sees a request
+
+
+def say(text):
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+class Soak:
+    def __init__(self, machine, model, keep_going=False):
+        self.machine, self.model, self.keep_going = machine, model, keep_going
+        self.runs, self.faults, self.problems = [], {}, []
+        self.mismatches = self.leaks = 0
+        self.leaked = set()
+        self.rss = []                       # (day index, KiB) of full scheduled runs
+        self.run_seconds, self.check_seconds = {}, 0.0
+
+    # -- one run -------------------------------------------------------------------------------
+    def scheduled(self, index, day, run):
+        tier = self.model.scheduled_plan(day)
+        outcome = self.machine.scheduled(run.moment, run.fault)
+        made, recorded = self.effect(run, outcome, tier is not None)
+        if made:
+            self.model.image_made(tier, run.moment)
+        if recorded:
+            self.model.scheduled_recorded(day)
+        if tier and run.fault is None:
+            self.rss.append((index, outcome.maxrss_kb))
+        expected = -9 if outcome.killed else 0 if made or tier is None else (1, 2)
+        if outcome.returncode not in (expected if isinstance(expected, tuple) else (expected,)):
+            self.problem(day, f"scheduled at {run.moment:%H:%M} (tier {tier}, fault {run.fault}) "
+                              f"exited {outcome.returncode}, expected {expected}:\n"
+                              f"{outcome.output.strip()}")
+        self.runs.append(run.kind)
+
+    def apt(self, index, day, run):
+        wanted = self.model.apt_wants_backup(run.moment)
+        outcome = self.machine.apt(run.moment, run.fault)
+        made, recorded = self.effect(run, outcome, wanted)
+        if made:
+            self.model.image_made(self.model.apt_series, run.moment)
+        if recorded:
+            self.model.apt_recorded(run.moment)
+        warned = "apt goes on" in outcome.output
+        if outcome.returncode != 0 or warned != (wanted and run.fault in FAILED and
+                                                 outcome.fault_hit):
+            self.problem(day, f"apt at {run.moment:%H:%M} (backup wanted: {wanted}, fault "
+                              f"{run.fault}) exited {outcome.returncode}:\n{outcome.output.strip()}")
+        self.runs.append(run.kind)
+
+    def effect(self, run, outcome, wanted):
+        """(image made, run recorded) as the documented behaviour says, from what was injected."""
+        self.run_seconds.setdefault((run.kind, run.fault, wanted), []).append(outcome.seconds)
+        if outcome.fault_hit:
+            self.faults[run.fault] = self.faults.get(run.fault, 0) + 1
+        if not wanted:
+            return False, False
+        if outcome.killed:
+            return True, False              # Nova had the request: it finishes the image
+        if outcome.fault_hit and run.fault in FAILED:
+            return False, False
+        return True, True
+
+    # -- after each day ------------------------------------------------------------------------
+    def check(self, day):
+        checked = time.monotonic()
+        expected = self.model.expected()
+        end = time.monotonic() + SETTLE
+        while True:
+            differences = oracle.compare(expected, self.machine.backups())
+            if not differences or time.monotonic() > end:
+                break
+            time.sleep(0.5)
+        for series, missing, extra in differences:
+            self.problem(day, f"series {series}: missing {missing or 'nothing'}, "
+                              f"beyond the model {extra or 'nothing'}")
+            self.leaked |= {(series, key) for key in extra}
+        if differences:
+            self.mismatches += 1
+        stray, busy = self.machine.stray_files(), self.machine.lock_busy()
+        if stray:
+            self.problem(day, f"files beyond the program's state: {', '.join(stray)}")
+        if busy:
+            self.problem(day, f"held after the day's runs: {', '.join(busy)}")
+        self.leaks = len(self.leaked) + len(stray) + len(busy)
+        self.check_seconds += time.monotonic() - checked
+        return not self.problems or self.keep_going
+
+    def problem(self, day, text):
+        self.problems.append(f"day {day.isoformat()} ({day:%A}): {text}")
+        say("MISMATCH " + self.problems[-1])
+
+    def rss_months(self, days):
+        """(median peak RSS in MiB of the first month's full scheduled runs, of the last's)."""
+        window = max(3, min(30, days // 4))
+        first = [kib for index, kib in self.rss if index < window]
+        last = [kib for index, kib in self.rss if index >= days - window]
+        if not first or not last:
+            return None, None
+        return statistics.median(first) / 1024, statistics.median(last) / 1024
+
+
+def run_soak(days, seed, start, keep_going=False, directory=None):
+    """Returns (exit status, report line)."""
+    missing = faketime_missing()
+    if missing:
+        return 2, f"soak: not run: {missing}"
+    started = time.monotonic()
+    schedule = calendar_plan.make_plan(seed, start, days, MIN_INTERVAL)
+    directory = directory or tempfile.mkdtemp(prefix="nsh-soak-")
+    model = oracle.Model(min_interval=MIN_INTERVAL)
+    with Machine(directory) as machine:
+        soak = Soak(machine, model, keep_going)
+        say(f"soak: server {machine.server} in project {machine.project.name}; files in "
+            f"{directory}")
+        for index, (day, runs) in enumerate(schedule):
+            for run in runs:
+                (soak.scheduled if run.kind == "scheduled" else soak.apt)(index, day, run)
+            going = soak.check(day)
+            if index % 30 == 29 or not runs:
+                say(f"day {index + 1}/{days} {day}: {len(soak.runs)} runs, "
+                    f"{sum(soak.faults.values())} faults, {len(soak.problems)} problems"
+                    + ("" if runs else " (machine off)"))
+            if not going:
+                break
+        simulated = index + 1
+    first, last = soak.rss_months(simulated)
+    rss_flat = first is not None and last <= first * RSS_GROWTH
+    wall = time.monotonic() - started
+    faults = ", ".join(f"{count} {name}" for name, count in sorted(soak.faults.items()))
+    line = (f"soak: {simulated} days from {start} (seed {seed}): {len(soak.runs)} runs "
+            f"({soak.runs.count('scheduled')} scheduled, {soak.runs.count('apt')} apt), "
+            f"{sum(soak.faults.values())} faults injected ({faults or 'none'}), "
+            f"{soak.mismatches} mismatches, {soak.leaks} leaks, {len(soak.problems)} problems, "
+            + (f"peak RSS {first:.1f} MiB first month, {last:.1f} MiB last month, "
+               if first is not None else "peak RSS not measured, ")
+            + f"wall {int(wall // 60)} min {int(wall % 60)} s")
+    good = not soak.problems and rss_flat and simulated == days
+    if good:
+        shutil.rmtree(directory, ignore_errors=True)
+    else:
+        line += f" (files kept in {directory})"
+    return (0 if good else 1), line
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", type=datetime.date.fromisoformat,
+                        default=DEFAULT_START,
+                        help="the first simulated day (default %(default)s: two New Years and a "
+                             "29 February in 730 days)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="go on after the first mismatch (later ones may follow from it)")
+    args = parser.parse_args(argv)
+    status, line = run_soak(args.days, args.seed, args.start, args.keep_going)
+    print(line, flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
