@@ -203,7 +203,7 @@ class Machine:
 
     def _kill_when_hit(self, process, rule, timeout=60):
         end = time.monotonic() + timeout
-        while time.monotonic() < end and process.poll() is None:
+        while time.monotonic() < end and not exited(process.pid):
             if rule.hits:
                 for pid in [process.pid, *descendants(process.pid)]:
                     if command_line(pid).startswith(PYTHON + "\0"):     # not apt's shells
@@ -261,6 +261,11 @@ def read_state_auth_url():
         if "OS_AUTH_URL=" in line:
             return shlex.split(line.split("=", 1)[1])[0]
     raise KeyError("OS_AUTH_URL")
+
+
+def exited(pid):
+    """True once the child has ended, without reaping it: wait4 then gets its peak RSS."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def descendants(pid):
