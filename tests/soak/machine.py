@@ -233,6 +233,14 @@ class Machine:
             found.setdefault(series, []).append(minute.group(1) if minute else image["id"])
         return found
 
+    def failed_snapshots(self):
+        """Start times of the server's backups that Nova itself failed. No injected fault reaches
+        Nova, so each is the cloud's own failure: on the shared local cloud, most likely another
+        user's `control/fail_next`, which fails the next snapshot of any server."""
+        return sorted(action.start_time for action in
+                      self.project.nova.instance_action.list(self.server)
+                      if action.action == "createBackup" and action.message == "Error")
+
     def lock_busy(self):
         """The names of the host lock and the schedule file (its own lock) that are held."""
         busy = []

@@ -115,6 +115,11 @@ class Soak:
             self.leaked |= {(series, key) for key in extra}
         if differences:
             self.mismatches += 1
+            failed = self.machine.failed_snapshots()
+            if failed:
+                self.problem(day, "not injected by the soak: Nova failed the snapshot it was "
+                                  f"asked for at {', '.join(failed)} (real time; another user's "
+                                  "fault on the shared cloud, such as control/fail_next?)")
         stray, busy = self.machine.stray_files(), self.machine.lock_busy()
         if stray:
             self.problem(day, f"files beyond the program's state: {', '.join(stray)}")
