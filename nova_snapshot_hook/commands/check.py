@@ -34,8 +34,12 @@ def add_parser(commands):
                     "(every series' count plus one new backup, times today's backup size). The "
                     "volumes check names a volume-backed server's volumes, which every backup "
                     "snapshots in Cinder, and warns about volumes attached to an image-backed "
-                    "server, which are not in its images. One line per check, OK, WARN, FAIL or "
-                    "SKIP; exit status 0 only when every check passed or warned.")
+                    "server, which are not in its images. The quiesce check says whether Nova "
+                    "can freeze this VM's file systems for a backup (the image's "
+                    "hw_qemu_guest_agent and os_require_quiesce, the agent's virtio port, the "
+                    "agent's process) or whether backups are crash-consistent, and what to "
+                    "change. One line per check, OK, WARN, FAIL or SKIP; exit status 0 only when "
+                    "every check passed or warned.")
     add_server(cmd)
     cmd.set_defaults(run=run)
 
@@ -74,6 +78,8 @@ def run(ctx, args):
         checks.run("instance actions", _instance_actions, cloud, identity)
         images = checks.run("images", _images, cloud, identity)
         attached = checks.run("volumes", _volumes, cloud, identity)
+        checks.run("quiesce", lambda *a: _quiesce(*a, ctx.settings.identity_root), cloud,
+                   identity)
         checks.run("compute quota", _compute_quota, cloud)
         if settings:
             kept = retention.most_kept(settings)
@@ -146,6 +152,24 @@ def _volumes(cloud, identity):
     count, gigabytes = volumes.backup_needs(found)
     return "OK", (f"boots from a volume; {count} attached: {described}; every backup snapshots "
                   f"them all in Cinder ({count} snapshot(s), {gigabytes} GB)"), found
+
+
+def _quiesce(cloud, identity, root):
+    """Will Nova freeze this VM for a backup: the image's properties (a volume-backed server's
+    come from its root volume's image metadata), the agent's port, the agent's process."""
+    from .. import guest_agent
+    from ..rules import quiesce
+    server = identity[1]
+    if volumes.is_volume_backed(server):
+        found = cloud.volumes(volumes.attached_volume_ids(server))
+        boot = [v for v in found if str(v.get("bootable")).lower() == "true"] or found
+        properties = (boot[0].get("volume_image_metadata") or {}) if boot else {}
+    else:
+        image = cloud.get_image((server.get("image") or {}).get("id") or "") or {}
+        properties = image
+    state, text = quiesce.verdict(properties, guest_agent.agent_port(root),
+                                  guest_agent.agent_running(root))
+    return state, text, properties
 
 
 def _rotated(images, identity, series):
