@@ -80,8 +80,7 @@ def test_a_refused_request_runs_failed(hooked, admin):
 
 def test_a_capture_timeout_runs_failed_with_the_image(hooked, admin, control, minicloud):
     control("hold_seconds", "10")
-    hooked.configure(extra="timeout = 3\n")
-    result = hooked("snapshot", "hooks", "2")
+    result = hooked("snapshot", "hooks", "2", "--timeout", "3")
     assert result.returncode == 1 and "not captured before the deadline" in result.stderr
     phases = hooked.phases()
     assert [p[0] for p in phases] == ["pre", "failed"] and phases[1][2] != "-"
@@ -93,12 +92,11 @@ def test_the_watchdog_ending_the_run_still_runs_failed(hooked, admin):
     try:
         hooked.credentials.write_text(read_state("openrc").replace(
             "http://127.0.0.1:5000/v3", proxy.auth_url) + "\n")
-        hooked.configure(extra="timeout = 3\n")
         with open(hooked.settings, "a") as handle:
             handle.write("[cloud]\napi_timeout = 120\n")   # only the watchdog can end the hang
         proxy.add("GET", IMAGE_GET, "hang", times=None)
         started = time.monotonic()
-        result = hooked("snapshot", "hooks", "2")
+        result = hooked("snapshot", "hooks", "2", "--timeout", "3")
         took = time.monotonic() - started
     finally:
         proxy.stop()
