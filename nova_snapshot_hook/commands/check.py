@@ -165,8 +165,12 @@ def _quiesce(cloud, identity, root):
         boot = [v for v in found if str(v.get("bootable")).lower() == "true"] or found
         properties = (boot[0].get("volume_image_metadata") or {}) if boot else {}
     else:
-        image = cloud.get_image((server.get("image") or {}).get("id") or "") or {}
-        properties = image
+        image_id = (server.get("image") or {}).get("id") or ""
+        properties = cloud.get_image(image_id)
+        if properties is None:
+            return "WARN", (f"the server's image {image_id} no longer exists, so whether Nova "
+                            "asks the guest agent to freeze cannot be read; Nova kept what the "
+                            "image said when the server was built"), None
     state, text = quiesce.verdict(properties, guest_agent.agent_port(root),
                                   guest_agent.agent_running(root))
     return state, text, properties
