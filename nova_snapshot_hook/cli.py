@@ -46,8 +46,7 @@ def main(argv):
             return args.run(ctx, args)
     except HookError as err:
         if isinstance(err, AccessRuleRefused) and args.command in OPERATOR_COMMANDS:
-            err.fix = (f"'{args.command}' is meant to run with an operator's credentials: "
-                       "--credentials FILE or --use-environment")
+            err.for_operator(args.command)
         log.error(redactor.mask(str(err)))
         return err.exit_code
     except KeyboardInterrupt:

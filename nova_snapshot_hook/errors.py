@@ -59,3 +59,9 @@ class AccessRuleRefused(CloudError):
     def __init__(self, message, rule, fix=None):
         super().__init__(message, fix)
         self.rule = rule
+
+    def for_operator(self, command):
+        """For the commands beyond what a VM's own restricted credential is for."""
+        self.fix = (f"'{command}' is meant to run with an operator's credentials: "
+                    "--credentials FILE or --use-environment")
+        return self

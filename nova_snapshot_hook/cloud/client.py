@@ -115,8 +115,8 @@ class Cloud:
         return {"user": access.username, "user_id": access.user_id,
                 "project": access.project_name, "project_id": access.project_id,
                 "expires": access.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if access.expires else None,
-                # Keystone puts the application credential's access rules in the token itself
-                # (a credential reading its own record would need an identity rule of its own)
+                # Keystone puts the application credential's access rules in the token itself:
+                # no request, no rule needed to read them
                 "application_credential": _application_credential(access)}
 
     def endpoints(self):
