@@ -7,12 +7,14 @@ its rules with keystonemiddleware ([keystone_authtoken] service_type, minicloud/
 
 import datetime
 import json
+import time
 import uuid
 
 import pytest
 import requests
 
 from cloud_fixtures import openrc_vars, read_state, run_hook
+from test_volume_backed_cloud import bfv, cinder  # noqa: F401  (fixtures: the volume-backed server)
 
 KEYSTONE = "http://127.0.0.1:5000/v3"
 
@@ -225,3 +227,24 @@ def test_no_secret_at_the_highest_verbosity_under_the_rules(tool, make_credentia
     everything = "\n".join(outputs)
     assert "DEBUG:" in everything
     assert secret not in everything
+
+
+def test_a_volume_backed_server_backs_up_and_rotates_under_its_rules(bfv, make_credential,
+                                                                     cinder):
+    rules = printed_rules(bfv)
+    assert {"service": "block-storage", "method": "DELETE", "path": "/v3/snapshots/*"} in rules
+    assert {"service": "image", "method": "DELETE", "path": "/v2/images/*"} in rules
+    make_credential(rules)
+    made = []
+    for _ in range(3):
+        time.sleep(1.1)                           # Glance's created_at has 1 s resolution
+        result = bfv("snapshot", "manual", "1", "--json")
+        assert result.returncode == 0, result.stderr
+        assert "access rules" not in result.stderr and "WARNING" not in result.stderr, \
+            result.stderr
+        made.append(json.loads(result.stdout))
+    assert [len(one["rotated"]) for one in made] == [0, 1, 1]      # our own rotation ran
+    check = bfv("check").stdout
+    assert "OK: access rules: application credential" in check
+    assert [line for line in check.splitlines() if ": volume quota: " in line
+            and "not allowed" not in line]
