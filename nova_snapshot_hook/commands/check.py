@@ -8,11 +8,13 @@ configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` o
 failed one); exit 0 only when every check passed or warned. Meant to be run right after `dpkg-reconfigure`.
 """
 
+import dataclasses
+
 from .. import views
-from ..errors import EXIT_FAILURE, EXIT_OK, HookError
-from ..rules import inventory, retention, volumes
+from ..errors import EXIT_FAILURE, EXIT_OK, AccessRuleRefused, HookError
+from ..rules import access, inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
-from . import lookup
+from . import access_rules, lookup
 from .options import add_server
 from ..log import log, redactor
 
@@ -75,18 +77,31 @@ def run(ctx, args):
         credentials = checks.run("credentials", lambda s: _credentials(ctx), settings)
         cloud = checks.run("token", lambda c: _token(ctx), credentials)
         identity = checks.run("server", lambda c: _server(ctx, c), cloud)
+        checks.run("access rules", lambda c, i: _access_rules(ctx, c, i), cloud, identity)
         checks.run("instance actions", _instance_actions, cloud, identity)
         images = checks.run("images", _images, cloud, identity)
         attached = checks.run("volumes", _volumes, cloud, identity)
-        checks.run("quiesce", lambda *a: _quiesce(*a, ctx.settings.identity_root), cloud,
-                   identity)
-        checks.run("compute quota", _compute_quota, cloud)
+        checks.run("quiesce", _optional(lambda *a: _quiesce(*a, ctx.settings.identity_root)),
+                   cloud, identity)
+        checks.run("compute quota", _optional(_compute_quota), cloud)
         if settings:
             kept = retention.most_kept(settings)
-            checks.run("volume quota", lambda *a: _volume_quota(*a, kept), cloud, identity,
-                       images, attached)
-            checks.run("image quota", lambda *a: _image_quota(*a, kept), cloud, identity, images)
+            checks.run("volume quota", _optional(lambda *a: _volume_quota(*a, kept)), cloud,
+                       identity, images, attached)
+            checks.run("image quota", _optional(lambda *a: _image_quota(*a, kept)), cloud,
+                       identity, images)
     return EXIT_FAILURE if checks.failed else EXIT_OK
+
+
+def _optional(step):
+    """A read the credential's access rules may refuse: said, not a failure."""
+    def run(*needs):
+        try:
+            return step(*needs)
+        except AccessRuleRefused as err:
+            return "WARN", (f"not allowed by this credential's access rules (no rule "
+                            f"{access.describe(err.rule)})"), None
+    return run
 
 
 def _settings(settings):
@@ -115,6 +130,37 @@ def _server(ctx, cloud):
     return "OK", (f"{server.get('name')} ({server_id}, from {source}): {server.get('status')}"
                   + (", boots from a volume (createImage path)" if not server.get("image") else "")
                   ), (server_id, server)
+
+
+def _access_rules(ctx, cloud, identity):
+    """What the credential can do: its access rules (Keystone puts them in the token) against
+    what this server's use needs; a credential without rules can do what its user can."""
+    server_id, server = identity
+    where = access_rules.situation(cloud, server_id, server, ctx.settings)
+    needed = access.rules_for([], where)
+    who = cloud.whoami()
+    credential = who.get("application_credential")
+    granted = (credential or {}).get("access_rules")
+    if not granted:
+        what = (f"application credential {credential.get('name')} has no access rules"
+                if credential else "password credentials are not restricted")
+        return "WARN", (f"{what}: whoever is root on this VM can act on every server and image of "
+                        f"project {who['project']} ({who['project_id']}). Make a restricted "
+                        "credential with: "
+                        + access_rules.create_command(needed, server.get("name") or "")), None
+    widest = access.rules_for(access.USES, dataclasses.replace(where, rotation=True))
+    missing, wide = access.compare(granted, needed, widest)
+    if missing:
+        return "FAIL", (f"application credential {credential.get('name')} lacks "
+                        f"{len(missing)} rule(s) this server's use needs: "
+                        + "; ".join(access.describe(one) for one in missing)
+                        + " ('nova-snapshot-hook access-rules' prints them all)"), None
+    if wide:
+        return "WARN", (f"application credential {credential.get('name')}: rule(s) wider than "
+                        "this server's use needs: " + "; ".join(access.describe(one) for one in wide)
+                        + " ('nova-snapshot-hook access-rules' prints what is needed)"), granted
+    return "OK", (f"application credential {credential.get('name')}: {len(granted)} rules, none "
+                  "missing, none wider than this server's use"), granted
 
 
 def _apt_hook():
