@@ -4,15 +4,18 @@ turn every failure into one line."""
 import argparse
 
 from . import __version__
-from .commands import (check, fleet, list as list_images, pin, prune, restore, scheduled,
-                       show, snapshot, status)
+from .commands import (access_rules, check, fleet, list as list_images, pin, prune, restore,
+                       scheduled, show, snapshot, status)
 from .commands.options import add_global
 from .context import Context
-from .errors import EXIT_FAILURE, EXIT_USAGE, HookError
+from .errors import EXIT_FAILURE, EXIT_USAGE, AccessRuleRefused, HookError
 from .log import log, redactor, setup as setup_logging
 
+# Commands beyond what the VM's own restricted credential is for.
+OPERATOR_COMMANDS = ("restore", "fleet", "prune")
 # In the order `--help` lists them.
-VERBS = (snapshot, scheduled, list_images, show, restore, pin, prune, status, check, fleet)
+VERBS = (snapshot, scheduled, list_images, show, restore, pin, prune, status, check, access_rules,
+         fleet)
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,6 +45,8 @@ def main(argv):
         with Context.from_args(args) as ctx:
             return args.run(ctx, args)
     except HookError as err:
+        if isinstance(err, AccessRuleRefused) and args.command in OPERATOR_COMMANDS:
+            err.for_operator(args.command)
         log.error(redactor.mask(str(err)))
         return err.exit_code
     except KeyboardInterrupt:

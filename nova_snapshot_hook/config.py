@@ -54,6 +54,13 @@ def _method(text):
     return text
 
 
+def _pre_failure(text):
+    if text.strip() not in ("skip", "snapshot"):
+        raise ValueError("must be skip (no backup when a pre hook fails) or snapshot (take the "
+                         "crash-consistent backup anyway)")
+    return text.strip()
+
+
 def _boolean(text):
     lowered = text.strip().lower()
     if lowered in ("1", "yes", "true", "on"):
@@ -138,6 +145,10 @@ TABLE = (
     # the per-host deterministic spread of the scheduled run
     Key("schedule", "max_delay", "schedule_max_delay", 3600.0, _seconds),
     Key("schedule", "wait", "schedule_wait", 1800.0, _positive_seconds),
+    # [hooks]: run-parts style scripts around the snapshot (backup/hooks.py)
+    Key("hooks", "directory", "hooks_directory", "/etc/nova-snapshot-hook/hooks.d", _text),
+    Key("hooks", "timeout", "hooks_timeout", 60.0, _positive_seconds),   # each hook
+    Key("hooks", "pre_failure", "hooks_pre_failure", "skip", _pre_failure),
 )
 DEFAULTS = {"path": DEFAULT_PATH, **{key.attribute: key.default for key in TABLE}}
 KEYS = {(key.section, key.name): key for key in TABLE}

@@ -50,3 +50,18 @@ class ActionRefused(CloudError):
         super().__init__(message, fix)
         self.status = status
         self.detail = detail
+
+
+class AccessRuleRefused(CloudError):
+    """The cloud refused a request that the application credential's access rules do not allow
+    (keystonemiddleware answers 401); `rule` is the rule that would allow it."""
+
+    def __init__(self, message, rule, fix=None):
+        super().__init__(message, fix)
+        self.rule = rule
+
+    def for_operator(self, command):
+        """For the commands beyond what a VM's own restricted credential is for."""
+        self.fix = (f"'{command}' is meant to run with an operator's credentials: "
+                    "--credentials FILE or --use-environment")
+        return self

@@ -150,6 +150,10 @@ def summary(image, server_id, now=None, snapshots=None):
                       f"{unprotect_hint(image.get('id'))})" if image.get("protected") else
                       "no (rotation or prune may delete it)"),
     ]
+    if made_by_us(image) and image.get(PREFIX + "quiesce"):
+        pairs.append(("quiesce", "expected: Nova freezes the filesystems through the guest agent"
+                      if image[PREFIX + "quiesce"] == "agent" else
+                      "none expected: a crash-consistent backup (see 'check')"))
     if pinning.is_pinned(image):
         pairs.append(("pinned", f"yes, out of series {image.get(pinning.FROM_PROPERTY)} for good "
                                 f"(to give it back: nova-snapshot-hook unpin {image.get('id')})"))

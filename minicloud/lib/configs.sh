@@ -14,7 +14,9 @@ write_if_changed() {
 
 db_url() { echo "mysql+pymysql://minicloud:$DB_PASSWORD@127.0.0.1:$PORT_MYSQL/$1?charset=utf8"; }
 
-# [keystone_authtoken] for a service checking tokens as user $1.
+# [keystone_authtoken] for a service checking tokens as user $1 (password $2), whose catalog
+# type is $3: keystonemiddleware needs it to enforce application credentials' access rules,
+# and refuses every request of a restricted credential without it.
 authtoken_section() {
     cat <<SECTION
 [keystone_authtoken]
@@ -28,6 +30,7 @@ username = $1
 password = $2
 region_name = RegionOne
 interface = public
+service_type = $3
 SECTION
 }
 
@@ -89,7 +92,7 @@ use_stderr = true
 [database]
 connection = $(db_url glance)
 
-$(authtoken_section glance "$GLANCE_PASSWORD")
+$(authtoken_section glance "$GLANCE_PASSWORD" image)
 
 [paste_deploy]
 flavor = keystone
@@ -123,7 +126,7 @@ connection = $(db_url placement)
 [api]
 auth_strategy = keystone
 
-$(authtoken_section placement "$PLACEMENT_PASSWORD")
+$(authtoken_section placement "$PLACEMENT_PASSWORD" placement)
 CONF
 }
 
@@ -188,7 +191,7 @@ connection = $(db_url nova_api)
 [database]
 connection = $(db_url nova)
 
-$(authtoken_section nova "$NOVA_PASSWORD")
+$(authtoken_section nova "$NOVA_PASSWORD" compute)
 
 [scheduler]
 workers = 1
@@ -240,7 +243,7 @@ image_conversion_dir = $STATE/cinder/conversion
 [database]
 connection = $(db_url cinder)
 
-$(authtoken_section cinder "$CINDER_PASSWORD")
+$(authtoken_section cinder "$CINDER_PASSWORD" block-storage)
 
 # for Nova's external events (extend of an attached volume)
 [nova]

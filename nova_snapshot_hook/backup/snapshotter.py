@@ -82,10 +82,12 @@ def planned_call(server_id, hostname, request):
 
 class Snapshotter:
     def __init__(self, cloud, server_id, request, deadline, hostname, clock=time.monotonic,
-                 sleep=time.sleep):
+                 sleep=time.sleep, on_captured=None):
         self.cloud, self.server_id, self.request = cloud, server_id, request
         self.deadline, self.hostname = deadline, hostname
         self.clock, self.sleep = clock, sleep
+        self.on_captured = on_captured       # the post hooks: the earliest moment they may run
+        self.image_id = None                 # once Nova accepted the request
 
     def left(self):
         return self.deadline - self.clock()
@@ -137,6 +139,7 @@ class Snapshotter:
                 image_id, request_id = self.ask(method, name)
             else:
                 raise
+        self.image_id = image_id
         log.info(f"Backup image {name} ({image_id}) requested; waiting for the capture.")
         state = "requested"
         if request.wait != "none":
@@ -223,6 +226,8 @@ class Snapshotter:
                 fate = self.discard_failed(image_id, image)
                 raise CloudError(f"the backup {image_id} failed: {reason}{fate}; older backups "
                                  "are untouched", fix="see nova-compute's log on the cloud, or retry")
+            if state == capture.CAPTURED and self.on_captured is not None:
+                self.on_captured(image_id)
             if state == capture.CAPTURED and (not until_active or status == "active"):
                 self.drop_inherited(image_id, image)
                 return "active" if status == "active" else "captured"

@@ -15,6 +15,19 @@ class DeadlineExceeded(HookError):
 
 
 @contextlib.contextmanager
+def suspended():
+    """Hold the timer while the post or failed hooks run: a lock that a pre hook took must be
+    released even past the deadline (backup/hooks.py); the hooks have their own timeout."""
+    remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        yield
+    finally:
+        if remaining > 0:
+            signal.setitimer(signal.ITIMER_REAL, remaining)
+
+
+@contextlib.contextmanager
 def watchdog(seconds, grace=GRACE, last_words=None):
     """Raise DeadlineExceeded `grace` seconds after the deadline; if something swallows that
     (a library's broad except), end the process `grace` seconds later all the same.

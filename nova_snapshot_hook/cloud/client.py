@@ -13,7 +13,9 @@ from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
 
 from . import IMAGE_PATCH, MICROVERSION
-from ..errors import ActionRefused, CloudError, CredentialsError, IdentityError
+from ..errors import (AccessRuleRefused, ActionRefused, CloudError, CredentialsError, HookError,
+                      IdentityError)
+from ..rules import access
 
 
 
@@ -112,7 +114,17 @@ class Cloud:
             access = self.session.auth.get_access(self.session)
         return {"user": access.username, "user_id": access.user_id,
                 "project": access.project_name, "project_id": access.project_id,
-                "expires": access.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if access.expires else None}
+                "expires": access.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if access.expires else None,
+                # Keystone puts the application credential's access rules in the token itself:
+                # no request, no rule needed to read them
+                "application_credential": _application_credential(access)}
+
+    def endpoints(self):
+        """{our service name: (catalog type, URL)} from the token's catalog; no request."""
+        with self.translated("reading the service catalog"):
+            catalog = self.session.auth.get_access(self.session).service_catalog.catalog
+        return access.pick_endpoints(catalog, self.credentials.interface,
+                                     self.credentials.region_name)
 
     # -- Glance -----------------------------------------------------------------------------
     def get_image(self, image_id):
@@ -245,7 +257,8 @@ class Cloud:
             raise CloudError(f"{doing}: cannot reach the cloud ({_first_line(err)})",
                              fix=f"check OS_AUTH_URL in {source}, the network, or [cloud] https_proxy "
                                  "in the settings") from None
-        except ksa.Unauthorized:
+        except ksa.Unauthorized as err:
+            self.refused_by_rules(doing, err.method, err.url)
             raise CredentialsError(f"{doing}: the cloud refused the credentials (HTTP 401)",
                                    fix=f"check the user, password or application credential in {source}"
                                    ) from None
@@ -262,10 +275,40 @@ class Cloud:
             raise CloudError(f"{doing}: HTTP {err.http_status} {_first_line(err.message)}",
                              fix=_fix_for_status(err.http_status, source)) from None
         except nova_exc.ClientException as err:
+            if err.code == 401:
+                self.refused_by_rules(doing, getattr(err, "method", None), getattr(err, "url", None))
             raise CloudError(f"{doing}: HTTP {err.code} {_first_line(err.message)}",
                              fix=_fix_for_status(err.code, source)) from None
         except ksa.ClientException as err:
             raise CloudError(f"{doing}: {_first_line(err)}", fix=f"check {source}") from None
+
+    def refused_by_rules(self, doing, method, url):
+        """A service's 401 to an application credential, after a fresh token, is its access
+        rules (keystonemiddleware fails closed): raise naming the rule that is missing."""
+        if self.credentials.auth_type != "v3applicationcredential" or not (method and url) \
+                or doing == "authenticating":
+            return
+        try:
+            endpoints = self.endpoints()
+            if "://" not in url and "compute" in endpoints:   # novaclient names the path only
+                url = endpoints["compute"][1].rstrip("/") + url
+            missing = access.request_rule(endpoints, method, url)
+        except HookError:
+            missing = None
+        if missing is None:
+            return
+        raise AccessRuleRefused(
+            f"{doing}: not allowed by this credential's access rules (HTTP 401; no rule "
+            f"{access.describe(missing)})", rule=missing,
+            fix="'nova-snapshot-hook access-rules' prints the rules this server needs") from None
+
+
+def _application_credential(access):
+    """The token's application credential: {"id", "name", "restricted", "access_rules"?}."""
+    try:
+        return dict(access.application_credential)
+    except (KeyError, AttributeError):
+        return None
 
 
 def _first_line(value):

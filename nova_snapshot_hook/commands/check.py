@@ -8,11 +8,13 @@ configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` o
 failed one); exit 0 only when every check passed or warned. Meant to be run right after `dpkg-reconfigure`.
 """
 
+import dataclasses
+
 from .. import views
-from ..errors import EXIT_FAILURE, EXIT_OK, HookError
-from ..rules import inventory, retention, volumes
+from ..errors import EXIT_FAILURE, EXIT_OK, AccessRuleRefused, HookError
+from ..rules import access, inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
-from . import lookup
+from . import access_rules, lookup
 from .options import add_server
 from ..log import log, redactor
 
@@ -34,8 +36,12 @@ def add_parser(commands):
                     "(every series' count plus one new backup, times today's backup size). The "
                     "volumes check names a volume-backed server's volumes, which every backup "
                     "snapshots in Cinder, and warns about volumes attached to an image-backed "
-                    "server, which are not in its images. One line per check, OK, WARN, FAIL or "
-                    "SKIP; exit status 0 only when every check passed or warned.")
+                    "server, which are not in its images. The quiesce check says whether Nova "
+                    "can freeze this VM's file systems for a backup (the image's "
+                    "hw_qemu_guest_agent and os_require_quiesce, the agent's virtio port, the "
+                    "agent's process) or whether backups are crash-consistent, and what to "
+                    "change. One line per check, OK, WARN, FAIL or SKIP; exit status 0 only when "
+                    "every check passed or warned.")
     add_server(cmd)
     cmd.set_defaults(run=run)
 
@@ -71,16 +77,31 @@ def run(ctx, args):
         credentials = checks.run("credentials", lambda s: _credentials(ctx), settings)
         cloud = checks.run("token", lambda c: _token(ctx), credentials)
         identity = checks.run("server", lambda c: _server(ctx, c), cloud)
+        checks.run("access rules", lambda c, i: _access_rules(ctx, c, i), cloud, identity)
         checks.run("instance actions", _instance_actions, cloud, identity)
         images = checks.run("images", _images, cloud, identity)
         attached = checks.run("volumes", _volumes, cloud, identity)
-        checks.run("compute quota", _compute_quota, cloud)
+        checks.run("quiesce", _optional(lambda *a: _quiesce(*a, ctx.settings.identity_root)),
+                   cloud, identity)
+        checks.run("compute quota", _optional(_compute_quota), cloud)
         if settings:
             kept = retention.most_kept(settings)
-            checks.run("volume quota", lambda *a: _volume_quota(*a, kept), cloud, identity,
-                       images, attached)
-            checks.run("image quota", lambda *a: _image_quota(*a, kept), cloud, identity, images)
+            checks.run("volume quota", _optional(lambda *a: _volume_quota(*a, kept)), cloud,
+                       identity, images, attached)
+            checks.run("image quota", _optional(lambda *a: _image_quota(*a, kept)), cloud,
+                       identity, images)
     return EXIT_FAILURE if checks.failed else EXIT_OK
+
+
+def _optional(step):
+    """A read the credential's access rules may refuse: said, not a failure."""
+    def run(*needs):
+        try:
+            return step(*needs)
+        except AccessRuleRefused as err:
+            return "WARN", (f"not allowed by this credential's access rules (no rule "
+                            f"{access.describe(err.rule)})"), None
+    return run
 
 
 def _settings(settings):
@@ -109,6 +130,37 @@ def _server(ctx, cloud):
     return "OK", (f"{server.get('name')} ({server_id}, from {source}): {server.get('status')}"
                   + (", boots from a volume (createImage path)" if not server.get("image") else "")
                   ), (server_id, server)
+
+
+def _access_rules(ctx, cloud, identity):
+    """What the credential can do: its access rules (Keystone puts them in the token) against
+    what this server's use needs; a credential without rules can do what its user can."""
+    server_id, server = identity
+    where = access_rules.situation(cloud, server_id, server, ctx.settings)
+    needed = access.rules_for([], where)
+    who = cloud.whoami()
+    credential = who.get("application_credential")
+    granted = (credential or {}).get("access_rules")
+    if not granted:
+        what = (f"application credential {credential.get('name')} has no access rules"
+                if credential else "password credentials are not restricted")
+        return "WARN", (f"{what}: whoever is root on this VM can act on every server and image of "
+                        f"project {who['project']} ({who['project_id']}). Make a restricted "
+                        "credential with: "
+                        + access_rules.create_command(needed, server.get("name") or "")), None
+    widest = access.rules_for(access.USES, dataclasses.replace(where, rotation=True))
+    missing, wide = access.compare(granted, needed, widest)
+    if missing:
+        return "FAIL", (f"application credential {credential.get('name')} lacks "
+                        f"{len(missing)} rule(s) this server's use needs: "
+                        + "; ".join(access.describe(one) for one in missing)
+                        + " ('nova-snapshot-hook access-rules' prints them all)"), None
+    if wide:
+        return "WARN", (f"application credential {credential.get('name')}: rule(s) wider than "
+                        "this server's use needs: " + "; ".join(access.describe(one) for one in wide)
+                        + " ('nova-snapshot-hook access-rules' prints what is needed)"), granted
+    return "OK", (f"application credential {credential.get('name')}: {len(granted)} rules, none "
+                  "missing, none wider than this server's use"), granted
 
 
 def _apt_hook():
@@ -146,6 +198,28 @@ def _volumes(cloud, identity):
     count, gigabytes = volumes.backup_needs(found)
     return "OK", (f"boots from a volume; {count} attached: {described}; every backup snapshots "
                   f"them all in Cinder ({count} snapshot(s), {gigabytes} GB)"), found
+
+
+def _quiesce(cloud, identity, root):
+    """Will Nova freeze this VM for a backup: the image's properties (a volume-backed server's
+    come from its root volume's image metadata), the agent's port, the agent's process."""
+    from .. import guest_agent
+    from ..rules import quiesce
+    server = identity[1]
+    if volumes.is_volume_backed(server):
+        found = cloud.volumes(volumes.attached_volume_ids(server))
+        boot = [v for v in found if str(v.get("bootable")).lower() == "true"] or found
+        properties = (boot[0].get("volume_image_metadata") or {}) if boot else {}
+    else:
+        image_id = (server.get("image") or {}).get("id") or ""
+        properties = cloud.get_image(image_id)
+        if properties is None:
+            return "WARN", (f"the server's image {image_id} no longer exists, so whether Nova "
+                            "asks the guest agent to freeze cannot be read; Nova kept what the "
+                            "image said when the server was built"), None
+    state, text = quiesce.verdict(properties, guest_agent.agent_port(root),
+                                  guest_agent.agent_running(root))
+    return state, text, properties
 
 
 def _rotated(images, identity, series):

@@ -20,7 +20,7 @@ from .. import views
 from ..rules import fleet_plan, freshness
 from .options import (DEFAULT_ROTATION, DEFAULT_SERIES, METHOD_HELP, add_backup_options,
                       check_series, checked_backup_options)
-from ..errors import EXIT_FAILURE, ConfigError, HookError, IdentityError
+from ..errors import EXIT_FAILURE, AccessRuleRefused, ConfigError, HookError, IdentityError
 from ..log import SUCCESS, log, redactor
 
 FLEET_HELP = {
@@ -285,6 +285,8 @@ def run_status(ctx, args):
     except HookError as err:
         if err.exit_code != EXIT_FAILURE:       # settings, credentials: exit 2 with its own line
             raise
+        if isinstance(err, AccessRuleRefused):
+            err.for_operator("fleet")
         log.error(f"cannot read the backups: {redactor.mask(str(err))}")
         return EXIT_UNREADABLE
     rows = fleet_plan.freshness(servers, images, now, series=args.series, max_age=args.max_age)

@@ -34,13 +34,8 @@ def add_parser(commands):
 
 
 def run_pin(ctx, args):
-    with ctx.bounded(ctx.settings.timeout):
-        image = lookup.find_image(ctx, args.image)
-        problems = pinning.pin_refusals(image, ctx.server_id)
-        if problems:
-            raise ConfigError("refusing to pin: " + "; ".join(problems),
-                              fix="'nova-snapshot-hook list' shows this server's backups")
-        ctx.cloud.patch_image(image["id"], pinning.pin_patch(image), doing="pinning image")
+    image = _apply(ctx, args.image, "pin", pinning.pin_refusals, pinning.pin_patch,
+                   fix="'nova-snapshot-hook list' shows this server's backups")
     log.log(SUCCESS, f"Pinned {image.get('name')} ({image['id']}): out of series "
                      f"{image.get(SERIES_PROPERTY)} for good, protected.")
     say(f"To give it back to its rotation: nova-snapshot-hook unpin {image['id']}")
@@ -48,14 +43,21 @@ def run_pin(ctx, args):
 
 
 def run_unpin(ctx, args):
-    with ctx.bounded(ctx.settings.timeout):
-        image = lookup.find_image(ctx, args.image)
-        problems = pinning.unpin_refusals(image, ctx.server_id)
-        if problems:
-            raise ConfigError("refusing to unpin: " + "; ".join(problems),
-                              fix="'nova-snapshot-hook list' marks pinned backups with K")
-        ctx.cloud.patch_image(image["id"], pinning.unpin_patch(image), doing="unpinning image")
+    image = _apply(ctx, args.image, "unpin", pinning.unpin_refusals, pinning.unpin_patch,
+                   fix="'nova-snapshot-hook list' marks pinned backups with K")
     log.log(SUCCESS, f"Unpinned {image.get('name')} ({image['id']}): back in series "
                      f"{image.get(pinning.FROM_PROPERTY)}, unprotected; its rotation counts it "
                      "again.")
     return EXIT_OK
+
+
+def _apply(ctx, text, verb, refusals, patch, fix):
+    """Find the image, refuse what the rules refuse, send the one JSON patch; the image as it
+    was before."""
+    with ctx.bounded(ctx.settings.timeout):
+        image = lookup.find_image(ctx, text)
+        problems = refusals(image, ctx.server_id)
+        if problems:
+            raise ConfigError(f"refusing to {verb}: " + "; ".join(problems), fix=fix)
+        ctx.cloud.patch_image(image["id"], patch(image), doing=f"{verb}ning image")
+    return image

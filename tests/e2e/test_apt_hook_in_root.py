@@ -274,3 +274,49 @@ def test_the_real_guest_gets_a_backup_named_after_the_change(root, admin):
         root.run("sh", "-c", "dpkg -P nsh-step-a || true")
         clean()
         root.configure()
+
+
+def test_the_apt_hook_works_under_a_credential_made_from_its_own_access_rules(hook, admin,
+                                                                               minicloud):
+    """Least privilege for real: inside the root, the installed program prints its rules; an
+    application credential made from exactly them backs up before apt, and list and check work."""
+    import datetime
+    import uuid
+
+    import requests
+
+    from test_access_rules_cloud import KEYSTONE, demo_token
+    printed = hook.run("nova-snapshot-hook", "access-rules")
+    assert printed.returncode == 0, printed.stderr
+    rules = json.loads(printed.stdout)
+    token, user_id = demo_token()
+    body = {"application_credential": {
+        "name": f"nsh-e2e-{uuid.uuid4().hex[:8]}", "access_rules": rules,
+        "expires_at": (datetime.datetime.utcnow() + datetime.timedelta(hours=1)).strftime(
+            "%Y-%m-%dT%H:%M:%S")}}
+    made = requests.post(f"{KEYSTONE}/users/{user_id}/application_credentials", json=body,
+                         headers={"X-Auth-Token": token}, timeout=30)
+    assert made.status_code == 201, made.text
+    credential = made.json()["application_credential"]
+    try:
+        hook.configure(credentials=(
+            "export OS_AUTH_TYPE=v3applicationcredential\n"
+            f"export OS_AUTH_URL={KEYSTONE}\n"
+            f"export OS_APPLICATION_CREDENTIAL_ID={credential['id']}\n"
+            f"export OS_APPLICATION_CREDENTIAL_SECRET={credential['secret']}\n"
+            "export OS_REGION_NAME=RegionOne\nexport OS_INTERFACE=public\n"))
+        result = install_file(hook, "nsh-hello_1.0-1_all.deb")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "WARNING" not in result.stdout + result.stderr
+        image = only_apt_image(hook.images())
+        assert image["name"].endswith("-install-nsh-hello-1.0-1")
+        assert image["nsh_outcome"] == "succeeded"          # apt-post-invoke under the rules too
+        listed = hook.run("nova-snapshot-hook", "list")
+        assert listed.returncode == 0 and image["id"] in listed.stdout, listed.stderr
+        checked = hook.run("nova-snapshot-hook", "check")
+        assert "OK: access rules: application credential" in checked.stdout, checked.stdout
+        assert credential["secret"] not in result.stdout + result.stderr + checked.stdout
+    finally:
+        requests.delete(f"{KEYSTONE}/users/{user_id}/application_credentials/{credential['id']}",
+                        headers={"X-Auth-Token": token}, timeout=30)
+        hook.configure()

@@ -50,11 +50,24 @@ def real(minicloud):
 def on_guest(tool, real, admin):
     """The tool configured as the real guest, whose backups are deleted before and after."""
     tool.write_settings(server=real.server)
-    admin.wait_idle(real.server, timeout=300)
-    admin.delete_server_images(real.server)
+
+    def clean():
+        """Every backup of the guest but the image it runs from (after a rebuild, a backup):
+        Nova and check read its properties."""
+        admin.wait_idle(real.server, timeout=300)
+        running = (admin.nova.servers.get(real.server).image or {}).get("id")
+        for image in admin.images(instance_uuid=real.server):
+            if image["id"] == running:
+                continue
+            if image.get("protected"):
+                admin.glance.patch(f"/v2/images/{image['id']}", json=[
+                    {"op": "replace", "path": "/protected", "value": False}],
+                    headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+            admin.glance.delete(f"/v2/images/{image['id']}")
+
+    clean()
     yield tool
-    admin.wait_idle(real.server, timeout=300)
-    admin.delete_server_images(real.server)
+    clean()
 
 
 def backup(tool, series, rotation, *extra):
@@ -124,13 +137,30 @@ def test_snapshot_scheduled_and_rotation_of_real_images(on_guest, real, admin, t
     assert tier[0]["backup_type"] in listed.stdout
 
 
-def test_nova_freezes_the_guest_for_the_snapshot(on_guest, real):
+def as_inside_the_guest(tmp_path):
+    """The tool's identity_root (cloud_fixtures) made to look like the guest's own /: the
+    agent's port and its process, as the guest has them."""
+    root = tmp_path / "root"
+    (root / "dev" / "virtio-ports").mkdir(parents=True)
+    (root / "dev" / "virtio-ports" / "org.qemu.guest_agent.0").write_text("")
+    (root / "proc" / "300").mkdir(parents=True)
+    (root / "proc" / "300" / "comm").write_text("qemu-ga\n")
+
+
+def quiesce_line(tool):
+    return [line for line in tool("check").stdout.splitlines() if ": quiesce: " in line][0]
+
+
+def test_nova_freezes_the_guest_for_the_snapshot(on_guest, real, admin, tmp_path):
     """hw_qemu_guest_agent=yes: the agent's channel is in the domain and the agent logs a
-    freeze (and thaw) for each snapshot."""
+    freeze (and thaw) for each snapshot; check's report and the backup's nsh_quiesce agree."""
     assert "org.qemu.guest_agent.0" in real.xml()
+    as_inside_the_guest(tmp_path)
+    assert quiesce_line(on_guest).startswith("OK: quiesce: image hw_qemu_guest_agent=yes")
     before = real.freeze_count()
-    backup(on_guest, "quiesce", 1)
+    made = backup(on_guest, "quiesce", 1)
     assert real.freeze_count() > before
+    assert admin.glance.get(f"/v2/images/{made['image_id']}").json()["nsh_quiesce"] == "agent"
 
 
 def test_without_the_agent_property_no_freeze_is_possible(on_guest, real, admin):
@@ -148,6 +178,9 @@ def test_without_the_agent_property_no_freeze_is_possible(on_guest, real, admin)
         xml = Guest(real.uri, domain_of(real.uri, new[0].id)).xml()
         assert "org.qemu.guest_agent.0" not in xml
         on_guest.write_settings(server=new[0].id)
+        line = quiesce_line(on_guest)           # the image no longer asks for the agent
+        assert line.startswith("WARN: quiesce: image hw_qemu_guest_agent=no")
+        assert "crash-consistent" in line
         result = on_guest("snapshot", "noagent", "1", "--json", timeout=600)
         assert result.returncode == 0, result.stderr
     finally:

@@ -130,8 +130,9 @@ def succeed(monkeypatch, tmp_path):
                             server_id=SERVER, method="createBackup", state="captured", seconds=0.1)
 
     class FakeSnapshotter:
-        def __init__(self, cloud, server_id, request, deadline, hostname):
-            assert server_id == SERVER and request is REQUEST
+        def __init__(self, cloud, server_id, request, deadline, hostname, on_captured=None):
+            assert server_id == SERVER and request.series == REQUEST.series
+            assert request.properties["nsh_quiesce"] in ("agent", "none")
 
         def run(self):
             return result

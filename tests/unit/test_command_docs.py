@@ -11,7 +11,7 @@ from nova_snapshot_hook.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 COMPLETION = REPO / "debian" / "nova-snapshot-hook.bash-completion"
-PAGES = ("list", "show", "restore", "pin", "unpin", "prune", "status", "check")
+PAGES = ("list", "show", "restore", "pin", "unpin", "prune", "status", "check", "access-rules")
 COMPLETED = ("snapshot", "scheduled") + PAGES
 
 
@@ -141,7 +141,8 @@ def test_the_main_page_names_every_command_and_its_page():
     for name in action.choices:
         assert re.search(rf'^\.(B|BR|SS) "?{name}\b', section(text, "COMMANDS"), re.M), name
     for name in PAGES + ("fleet",):
-        assert f".BR nova\\-snapshot\\-hook\\-{name} (8)" in section(text, "SEE ALSO"), name
+        escaped = name.replace("-", "\\-")
+        assert f".BR nova\\-snapshot\\-hook\\-{escaped} (8)" in section(text, "SEE ALSO"), name
 
 
 def test_every_command_page_is_installed():

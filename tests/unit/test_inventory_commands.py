@@ -89,7 +89,7 @@ def test_check_without_credentials_fails_that_line_and_skips_the_rest(capsys, se
     assert status == 1
     assert lines[0].startswith("OK: settings: ") and lines[1].startswith("OK: apt hook: ")
     assert lines[2].startswith("FAIL: credentials: ")
-    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 11
+    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 13
 
 
 def test_the_metrics_file_is_replaced_whole_and_readable_by_the_collector(tmp_path):
