@@ -24,16 +24,12 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from apt_hold import STREAM, TARGET, Poller  # noqa: E402  (the same apt run, target and poller)
 from support import cloudbench  # noqa: E402
-
-TARGET = 0.3
-STREAM = os.path.join(cloudbench.REPO, "tests", "fixtures", "apt-hook",
-                      "bookworm-install-and-upgrade.txt")
 
 
 class Demo:
@@ -49,22 +45,16 @@ class Demo:
         return path
 
 
-class Watcher(threading.Thread):
-    """Notes when each Glance status and Nova task_state of the watched backup is first seen."""
+class Watcher(Poller):
+    """apt_hold's poller, noting when each Glance status and Nova task_state of the new backup
+    is first seen."""
 
     def __init__(self, glance, nova, server_id):
-        super().__init__(daemon=True)
-        self.glance, self.nova, self.server_id = glance, nova, server_id
-        self.seen, self.periods, self.known = {}, [], set()
-        self.running = threading.Event()
-        self.running.set()
-
-    def images(self):
-        return self.glance.get("/v2/images", params={"instance_uuid": self.server_id,
-                                                     "limit": 100}).json()["images"]
+        super().__init__(glance, server_id)
+        self.nova, self.seen = nova, {}
 
     def forget(self):
-        self.known = {image["id"] for image in self.images()}
+        super().forget()
         self.seen, self.periods = {}, []
 
     def run(self):

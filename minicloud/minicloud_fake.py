@@ -30,7 +30,6 @@ resolves.
 """
 
 import io
-import os
 import time
 
 from oslo_log import log as logging
@@ -39,6 +38,8 @@ from nova.compute import task_states
 from nova import exception
 from nova.image import glance
 from nova.virt import fake
+
+from . import minicloud_controls
 
 LOG = logging.getLogger(__name__)
 
@@ -49,36 +50,6 @@ PAYLOAD_SIZE = 6000
 class SimulatedSnapshotFailure(exception.NovaException):
     msg_fmt = ("minicloud fake driver: simulated snapshot failure "
                "(control file fail_next)")
-
-
-def control_dir():
-    return os.environ.get("MINICLOUD_CONTROL_DIR") or os.path.join(
-        os.environ.get("MINICLOUD_STATE", "/nonexistent"), "control")
-
-
-def read_hold_seconds():
-    """Seconds to hold the capture, from the control file; 0 if none."""
-    path = os.path.join(control_dir(), "hold_seconds")
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except FileNotFoundError:
-        return 0.0
-    try:
-        value = float(text or 0)
-    except ValueError:
-        LOG.warning("minicloud: ignoring %s: not a number: %r", path, text)
-        return 0.0
-    return max(value, 0.0)
-
-
-def take_fail_next():
-    """True once per fail_next file: the file is consumed by this call."""
-    try:
-        os.unlink(os.path.join(control_dir(), "fail_next"))
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def payload(instance, image_id):
@@ -104,8 +75,8 @@ class MinicloudFakeDriver(fake.FakeDriver):
             raise exception.InstanceNotRunning(instance_id=instance.uuid)
 
         snapshot = self._image_api.get(context, image_id)
-        fail = take_fail_next()
-        hold = read_hold_seconds()
+        fail = minicloud_controls.take("fail_next")
+        hold = minicloud_controls.read_seconds("hold_seconds")
 
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
         if hold:

@@ -33,45 +33,16 @@ from oslo_log import log as logging
 from cinder import exception
 from cinder.volume import driver
 
+from . import minicloud_controls
+
 LOG = logging.getLogger(__name__)
 
 GiB = 1024 ** 3
 CHUNK = 1024 * 1024
 
 
-def state_dir():
-    return os.environ.get("MINICLOUD_STATE", "/nonexistent")
-
-
-def control_dir():
-    return os.environ.get("MINICLOUD_CONTROL_DIR") or os.path.join(state_dir(), "control")
-
-
 def volumes_dir():
-    return os.path.join(state_dir(), "cinder", "volumes")
-
-
-def read_float_control(name):
-    path = os.path.join(control_dir(), name)
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except FileNotFoundError:
-        return 0.0
-    try:
-        return max(float(text or 0), 0.0)
-    except ValueError:
-        LOG.warning("minicloud: ignoring %s: not a number: %r", path, text)
-        return 0.0
-
-
-def take_control(name):
-    """True once per control file: this call consumes it."""
-    try:
-        os.unlink(os.path.join(control_dir(), name))
-    except FileNotFoundError:
-        return False
-    return True
+    return os.path.join(minicloud_controls.state_dir(), "cinder", "volumes")
 
 
 def sparse_copy(src, dst, size):
@@ -192,8 +163,8 @@ class MinicloudVolumeDriver(driver.VolumeDriver):
     # ---- snapshots ---------------------------------------------------------
 
     def create_snapshot(self, snapshot):
-        fail = take_control("volume_snapshot_fail_next")
-        hold = read_float_control("volume_snapshot_hold_seconds")
+        fail = minicloud_controls.take("volume_snapshot_fail_next")
+        hold = minicloud_controls.read_seconds("volume_snapshot_hold_seconds")
         if hold:
             LOG.info("minicloud: holding snapshot %s for %.1fs", snapshot.id, hold)
             time.sleep(hold)
@@ -204,7 +175,7 @@ class MinicloudVolumeDriver(driver.VolumeDriver):
         sparse_copy(volume_path, self._path(snapshot.name), os.path.getsize(volume_path))
 
     def delete_snapshot(self, snapshot):
-        if take_control("volume_snapshot_delete_fail_next"):
+        if minicloud_controls.take("volume_snapshot_delete_fail_next"):
             LOG.warning("minicloud: failing the delete of snapshot %s on request", snapshot.id)
             raise SimulatedSnapshotFailure(control="volume_snapshot_delete_fail_next")
         try:

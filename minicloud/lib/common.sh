@@ -106,15 +106,23 @@ start_service() {
 # wait_port NAME PORT [TIMEOUT]: wait until the service answers on its port;
 # fail early, with its log's tail, if it dies meanwhile.
 wait_port() {
-    local name=$1 port=$2 timeout=${3:-60} waited=0
-    until port_open "$port"; do
+    local name=$1 port=$2 timeout=${3:-60}
+    wait_ready "$name" "$timeout" "no answer on 127.0.0.1:$port" port_open "$port"
+}
+
+# wait_ready NAME TIMEOUT WHAT TEST...: until TEST succeeds; dies with the service's log when
+# the service dies meanwhile, or with WHAT after TIMEOUT seconds.
+wait_ready() {
+    local name=$1 timeout=$2 what=$3 waited=0
+    shift 3
+    until "$@"; do
         if ! service_running "$name"; then
             tail -n 25 "$LOG/$name.log" >&2
             die "$name died while starting; log: $LOG/$name.log"
         fi
         sleep 0.2
         waited=$((waited + 1))
-        [ $waited -lt $((timeout * 5)) ] || die "$name: no answer on 127.0.0.1:$port after ${timeout}s; log: $LOG/$name.log"
+        [ $waited -lt $((timeout * 5)) ] || die "$name: $what after ${timeout}s; log: $LOG/$name.log"
     done
 }
 

@@ -34,7 +34,8 @@ service_type = $3
 SECTION
 }
 
-# A keystoneauth section ([placement], [neutron]) for nova's service user.
+# A keystoneauth section ([placement], [neutron], ...) for a service user: SECTION [USER
+# PASSWORD [INTERFACE_KEY]], by default nova's, with keystoneauth's valid_interfaces.
 service_auth_section() {
     cat <<SECTION
 [$1]
@@ -43,10 +44,10 @@ auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
 user_domain_name = Default
 project_domain_name = Default
 project_name = service
-username = nova
-password = $NOVA_PASSWORD
+username = ${2:-nova}
+password = ${3:-$NOVA_PASSWORD}
 region_name = RegionOne
-valid_interfaces = public
+${4:-valid_interfaces} = public
 SECTION
 }
 
@@ -245,17 +246,8 @@ connection = $(db_url cinder)
 
 $(authtoken_section cinder "$CINDER_PASSWORD" block-storage)
 
-# for Nova's external events (extend of an attached volume)
-[nova]
-auth_type = password
-auth_url = http://127.0.0.1:$PORT_KEYSTONE/v3
-user_domain_name = Default
-project_domain_name = Default
-project_name = service
-username = cinder
-password = $CINDER_PASSWORD
-region_name = RegionOne
-interface = public
+# for Nova's external events (extend of an attached volume); Cinder's own key: interface
+$(service_auth_section nova cinder "$CINDER_PASSWORD" interface)
 
 [minicloud]
 volume_driver = cinder.volume.drivers.minicloud_volume.MinicloudVolumeDriver

@@ -118,16 +118,7 @@ libvirt_ns_prefix() {
 
 # wait_socket NAME PATH TIMEOUT: the daemon NAME made its socket PATH.
 wait_socket() {
-    local name=$1 path=$2 timeout=$3 waited=0
-    until [ -S "$path" ]; do
-        if ! service_running "$name"; then
-            tail -n 25 "$LOG/$name.log" >&2
-            die "$name died while starting; log: $LOG/$name.log"
-        fi
-        sleep 0.2
-        waited=$((waited + 1))
-        [ $waited -lt $((timeout * 5)) ] || die "$name: no socket $path after ${timeout}s"
-    done
+    wait_ready "$1" "$3" "no socket $2" test -S "$2"
 }
 
 # virtlogd first: libvirtd's qemu driver hands it each guest's console.

@@ -51,7 +51,8 @@ def take_backup(ctx, request):
 def prepared(settings, request):
     """The request with its name fixed now (the hooks are told it) and what quiesce to expect."""
     root = settings.identity_root
-    expect = quiesce.expected(guest_agent.agent_port(root), guest_agent.agent_running(root))
+    port = guest_agent.agent_port(root)      # without the port, no /proc scan for the agent
+    expect = quiesce.expected(port, port and guest_agent.agent_running(root))
     return dataclasses.replace(
         request, name=request.name or naming.image_name(os.uname().nodename, request.series),
         properties={**request.properties, quiesce.PROPERTY: expect})

@@ -239,15 +239,14 @@ def _volume_quota(cloud, identity, images, attached, kept):
     held = (sum(len(volumes.snapshot_ids(image)) for image in ours),
             sum(volumes.snapshot_gigabytes(image) for image in ours))
     parts, over = [], []
-    for (what, need, limit), (used_key, mine) in zip(
-            volumes.headroom(limits, count, gigabytes, backups),
-            (("totalSnapshotsUsed", held[0]), ("totalGigabytesUsed", held[1]))):
-        used = limits.get(used_key, 0)
+    # the rotations hold each series' count plus one new backup (retention.most_kept)
+    for row in volumes.quota_rows(limits, (count * backups, gigabytes * backups), held):
+        what, _, _, limit, used, mine, need = row
         if limit == volumes.UNLIMITED:
             parts.append(f"{what} {used} of unlimited")
             continue
         parts.append(f"{what} {used} of {limit} in use ({mine} by these backups)")
-        if used - mine + need > limit:
+        if volumes.over(row):
             over.append(f"{what}: the rotations ({words}) hold up to {backups} backups, "
                         f"{need} {what}, which would reach the quota")
     if not parts:

@@ -21,8 +21,9 @@ IMAGE_MARK, SERVER_MARK = PREFIX + "image", PREFIX + "server"   # on our snapsho
 UNLIMITED = -1
 
 
-def snapshot_ids(image):
-    """The ids of the Cinder snapshots the image's block_device_mapping names, in its order."""
+def snapshot_entries(image):
+    """The entries of the image's block_device_mapping (a JSON text in Glance) that name a
+    Cinder snapshot; [] for any other image, or a mapping that cannot be read."""
     mapping = (image or {}).get("block_device_mapping")
     if isinstance(mapping, str):
         try:
@@ -31,8 +32,13 @@ def snapshot_ids(image):
             return []
     if not isinstance(mapping, list):
         return []
-    ids = [entry.get("snapshot_id") for entry in mapping if isinstance(entry, dict)]
-    return [sid for sid in dict.fromkeys(ids) if isinstance(sid, str) and sid]
+    return [entry for entry in mapping if isinstance(entry, dict)
+            and isinstance(entry.get("snapshot_id"), str) and entry["snapshot_id"]]
+
+
+def snapshot_ids(image):
+    """The ids of the Cinder snapshots the image names, in its order."""
+    return list(dict.fromkeys(entry["snapshot_id"] for entry in snapshot_entries(image)))
 
 
 def is_volume_backed(server):
@@ -93,46 +99,44 @@ def backup_needs(volumes):
     return len(volumes), sum(int(volume.get("size") or 0) for volume in volumes)
 
 
+# Cinder's two quotas a backup takes from: (what, unit, limit key, use key) in GET /limits
+QUOTAS = (("snapshots", "", "maxTotalSnapshots", "totalSnapshotsUsed"),
+          ("gigabytes", " GB", "maxTotalVolumeGigabytes", "totalGigabytesUsed"))
+
+
+def quota_rows(limits, needs, held=(0, 0)):
+    """[(what, unit, limit key, limit, used, held, need)] for each quota Cinder reports a limit
+    for; `needs` and `held` are (snapshots, gigabytes): what is asked for, and what of the use
+    would be freed meanwhile (our rotated backups). -1 is unlimited."""
+    rows = []
+    for (what, unit, limit_key, used_key), need, mine in zip(QUOTAS, needs, held):
+        limit, used = limits.get(limit_key), limits.get(used_key, 0)
+        if isinstance(limit, int) and isinstance(used, int):
+            rows.append((what, unit, limit_key, limit, used, mine, need))
+    return rows
+
+
+def over(row):
+    _, _, _, limit, used, held, need = row
+    return limit != UNLIMITED and used - held + need > limit
+
+
 def quota_problems(limits, snapshots, gigabytes):
-    """The quota lines that `snapshots` more snapshots of `gigabytes` in all would exceed.
-    `limits` is Cinder's absolute limits (GET /limits); -1 is unlimited."""
+    """The quota lines that `snapshots` more snapshots of `gigabytes` in all would exceed."""
     problems = []
-    for what, unit, limit_key, used_key, need in (
-            ("volume snapshots", "", "maxTotalSnapshots", "totalSnapshotsUsed", snapshots),
-            ("volume gigabytes", " GB", "maxTotalVolumeGigabytes", "totalGigabytesUsed", gigabytes)):
-        limit, used = limits.get(limit_key), limits.get(used_key)
-        if not isinstance(limit, int) or not isinstance(used, int) or limit == UNLIMITED:
-            continue
-        if used + need > limit:
-            problems.append(f"Cinder's {what} quota ({limit_key}) is {limit}{unit}, {used}{unit} "
+    for row in quota_rows(limits, (snapshots, gigabytes)):
+        what, unit, key, limit, used, _, need = row
+        if over(row):
+            problems.append(f"Cinder's volume {what} quota ({key}) is {limit}{unit}, {used}{unit} "
                             f"in use, this backup needs {need}{unit} more")
     return problems
-
-
-def headroom(limits, per_backup_snapshots, per_backup_gigabytes, kept_backups):
-    """What the configured rotations take at most (each series keeps its count, plus one new
-    backup while it is made) against the quota: [(what, need, limit)] for each quota reported."""
-    rows = []
-    for what, limit_key, each in (("snapshots", "maxTotalSnapshots", per_backup_snapshots),
-                                  ("gigabytes", "maxTotalVolumeGigabytes", per_backup_gigabytes)):
-        limit = limits.get(limit_key)
-        if isinstance(limit, int):
-            rows.append((what, each * kept_backups, limit))
-    return rows
 
 
 def snapshot_gigabytes(image):
     """The gigabytes of the volume snapshots the image names (Nova writes each volume's size
     into the mapping), without asking Cinder."""
-    mapping = image.get("block_device_mapping")
-    if isinstance(mapping, str):
-        try:
-            mapping = json.loads(mapping)
-        except ValueError:
-            return 0
-    return sum(int(entry.get("volume_size") or 0) for entry in mapping or ()
-               if isinstance(entry, dict) and entry.get("snapshot_id")
-               and str(entry.get("volume_size") or 0).isdigit())
+    return sum(int(entry.get("volume_size") or 0) for entry in snapshot_entries(image)
+               if str(entry.get("volume_size") or 0).isdigit())
 
 
 def kept_size(images):

@@ -1,6 +1,7 @@
 """The apt hook for real: apt-get and python-apt runs in Debian 12 and 13 roots, the built .deb
 installed, backups made on the local cloud. Small test packages are built with dpkg-deb."""
 
+import contextlib
 import json
 import os
 import time
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from aptlab import SUITES, CONF, Root, build_test_package, built_deb, cloud_is_up, publish
-from cloud_fixtures import STATE, read_state
+from cloud_fixtures import STATE, named_snapshots, read_state
 
 @pytest.fixture(scope="module", params=SUITES)
 def root(request, tmp_path_factory):
@@ -209,10 +210,7 @@ def test_a_volume_backed_server_gets_an_image_with_its_volume_snapshot(root, adm
                 cinder.delete(f"/snapshots/{snapshot_id}", raise_exc=False)
             admin.glance.delete(f"/v2/images/{image['id']}")
 
-    root.configure(server=server)
-    root.run("rm", "-rf", "/run/nova-snapshot-hook")
-    clean()
-    try:
+    with configured_as(root, server, clean, "nsh-other"):
         result = install_file(root, "nsh-other_1.0-1_all.deb")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "WARNING" not in result.stdout + result.stderr
@@ -226,15 +224,21 @@ def test_a_volume_backed_server_gets_an_image_with_its_volume_snapshot(root, adm
         assert len(snapshots) == 1
         listed = root.run("nova-snapshot-hook", "list")
         assert f"volume snapshot {snapshots[0]} available" in listed.stdout, listed.stdout
+
+
+@contextlib.contextmanager
+def configured_as(root, server, clean, package):
+    """The root's settings name `server`, with no backups of it before and after; `package` is
+    purged at the end."""
+    root.configure(server=server)
+    root.run("rm", "-rf", "/run/nova-snapshot-hook")
+    clean()
+    try:
+        yield
     finally:
-        root.run("sh", "-c", "dpkg -P nsh-other || true")
+        root.run("sh", "-c", f"dpkg -P {package} || true")
         clean()
         root.configure()
-
-
-def named_snapshots(image):
-    return [entry["snapshot_id"] for entry in json.loads(image.get("block_device_mapping") or "[]")
-            if entry.get("snapshot_id")]
 
 
 def test_the_real_guest_gets_a_backup_named_after_the_change(root, admin):
@@ -252,10 +256,7 @@ def test_the_real_guest_gets_a_backup_named_after_the_change(root, admin):
             if image.get("nsh_series") == "apt":
                 admin.glance.delete(f"/v2/images/{image['id']}")
 
-    root.configure(server=server)
-    root.run("rm", "-rf", "/run/nova-snapshot-hook")
-    clean()
-    try:
+    with configured_as(root, server, clean, "nsh-step-a"):
         result = install_file(root, "nsh-step-a_1.0-1_all.deb")
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.index("SUCCESS: nova-snapshot-hook") < \
@@ -270,10 +271,6 @@ def test_the_real_guest_gets_a_backup_named_after_the_change(root, admin):
             time.sleep(1)
             image = admin.glance.get(f"/v2/images/{image['id']}").json()
         assert image["status"] == "active" and image["size"] > 10 * 2 ** 20   # a real disk
-    finally:
-        root.run("sh", "-c", "dpkg -P nsh-step-a || true")
-        clean()
-        root.configure()
 
 
 def test_the_apt_hook_works_under_a_credential_made_from_its_own_access_rules(hook, admin,

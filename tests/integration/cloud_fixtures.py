@@ -160,6 +160,22 @@ def tool(tmp_path, minicloud, admin):
     admin.delete_server_images(minicloud["server"])
 
 
+@pytest.fixture(scope="module")
+def proxy():
+    """A loopback fault proxy (faultproxy.py) for a module's tests; each test clears it."""
+    from faultproxy import FaultProxy
+    running = FaultProxy().start()
+    yield running
+    running.stop()
+
+
+def through(proxy, tool):
+    """Point the tool's credentials at the proxy: every later request goes through it."""
+    proxy.clear()
+    tool.credentials.write_text(read_state("openrc").replace(
+        openrc_vars("openrc")["OS_AUTH_URL"], proxy.auth_url) + "\n")
+
+
 HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
 
 
@@ -181,6 +197,13 @@ def run_hook(settings, state, wrap=()):
         pipe.write(stream.read())
     out, err = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def named_snapshots(image):
+    """The Cinder snapshot ids an image's block_device_mapping names (the test's own reading)."""
+    import json
+    return [entry["snapshot_id"] for entry in json.loads(image.get("block_device_mapping") or "[]")
+            if entry.get("snapshot_id")]
 
 
 def random_uuid():

@@ -6,7 +6,7 @@ import subprocess
 import threading
 import time
 
-from test_faults import (check_aftermath, faulty, hook, lock_is_free, proxy,  # noqa: F401
+from test_faults import (check_aftermath, faulty, hook, lock_is_free,  # noqa: F401
                          scheduled)
 
 

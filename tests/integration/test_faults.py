@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from cloud_fixtures import read_state, run_hook
-from faultproxy import FaultProxy
+from cloud_fixtures import read_state, run_hook, through
 
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
@@ -24,20 +23,11 @@ RUNNERS = ("apt-hook", "scheduled", "snapshot")
 SCHEDULE_STATE = "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE"
 
 
-@pytest.fixture(scope="module")
-def proxy():
-    running = FaultProxy().start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def faulty(tool, proxy, admin, minicloud, tmp_path):
     """The tool pointed at the proxy, with one older backup that must survive every fault. The
     apt hook, the scheduled run and `snapshot daily 5` all back up into rotating series."""
-    proxy.clear()
-    tool.credentials.write_text(read_state("openrc").replace(
-        "http://127.0.0.1:5000/v3", proxy.auth_url) + "\n")
+    through(proxy, tool)
     tool.settings.write_text(
         f"[server]\nid = {minicloud['server']}\nidentity_root = {tmp_path}/root\nmetadata_url =\n"
         f"[cloud]\ncredentials = {tool.credentials}\napi_timeout = 5\n"

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from cloud_fixtures import PYTHON, REPO, read_state, run_hook
-from faultproxy import FaultProxy
+from cloud_fixtures import PYTHON, REPO, run_hook, through
 
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
@@ -64,15 +63,10 @@ def test_pre_runs_before_the_request_and_post_after_the_capture(hooked, admin, c
     assert float(post_at) - float(pre_at) >= 2.0 and float(post_at) <= ended
 
 
-def test_a_refused_request_runs_failed(hooked, admin):
-    proxy = FaultProxy().start()
-    try:
-        hooked.credentials.write_text(read_state("openrc").replace(
-            "http://127.0.0.1:5000/v3", proxy.auth_url) + "\n")
-        proxy.add("POST", ACTION, "500", times=1)
-        result = hooked("snapshot", "hooks", "2")
-    finally:
-        proxy.stop()
+def test_a_refused_request_runs_failed(hooked, admin, proxy):
+    through(proxy, hooked)
+    proxy.add("POST", ACTION, "500", times=1)
+    result = hooked("snapshot", "hooks", "2")
     assert result.returncode == 1
     assert [p[0] for p in hooked.phases()] == ["pre", "failed"]
     assert hooked.phases()[1][2] == "-"              # no image: Nova refused the request
@@ -87,19 +81,15 @@ def test_a_capture_timeout_runs_failed_with_the_image(hooked, admin, control, mi
     admin.wait_idle(minicloud["server"], timeout=60)
 
 
-def test_the_watchdog_ending_the_run_still_runs_failed(hooked, admin):
-    proxy = FaultProxy().start()
-    try:
-        hooked.credentials.write_text(read_state("openrc").replace(
-            "http://127.0.0.1:5000/v3", proxy.auth_url) + "\n")
-        with open(hooked.settings, "a") as handle:
-            handle.write("[cloud]\napi_timeout = 120\n")   # only the watchdog can end the hang
-        proxy.add("GET", IMAGE_GET, "hang", times=None)
-        started = time.monotonic()
-        result = hooked("snapshot", "hooks", "2", "--timeout", "3")
-        took = time.monotonic() - started
-    finally:
-        proxy.stop()
+def test_the_watchdog_ending_the_run_still_runs_failed(hooked, admin, proxy):
+    through(proxy, hooked)
+    with open(hooked.settings, "a") as handle:
+        handle.write("[cloud]\napi_timeout = 120\n")   # only the watchdog can end the hang
+    proxy.add("GET", IMAGE_GET, "hang", times=None)
+    started = time.monotonic()
+    result = hooked("snapshot", "hooks", "2", "--timeout", "3")
+    took = time.monotonic() - started
+    proxy.clear()
     assert result.returncode == 1 and "hard deadline" in result.stderr, result.stderr
     assert took < 30
     assert [p[0] for p in hooked.phases()] == ["pre", "failed"]

@@ -9,8 +9,7 @@ import pytest
 from keystoneauth1 import adapter, session
 from keystoneauth1.identity import v3
 
-from cloud_fixtures import STATE, openrc_vars, read_state
-from faultproxy import FaultProxy
+from cloud_fixtures import STATE, named_snapshots, openrc_vars, read_state, through
 
 SERIES = "bfvtest"
 SNAPSHOT_LIST = r"^/block-storage/v3/(\w+/)?snapshots/detail"
@@ -106,11 +105,6 @@ def snapshot(tool, *args, rotation=2):
     result = tool("snapshot", SERIES, str(rotation), "--json", *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def named_snapshots(image):
-    return [entry["snapshot_id"] for entry in json.loads(image["block_device_mapping"])
-            if entry.get("snapshot_id")]
 
 
 def lines(result, level):
@@ -227,18 +221,9 @@ def wait_no_volume_from(cinder, snapshot_ids, timeout=60):
 
 
 # -- Cinder faults --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def proxy():
-    running = FaultProxy().start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def faulty_bfv(bfv, proxy, tmp_path):
-    proxy.clear()
-    bfv.credentials.write_text(read_state("openrc").replace(
-        "http://127.0.0.1:5000/v3", proxy.auth_url) + "\n")
+    through(proxy, bfv)
     bfv.settings.write_text(bfv.settings.read_text().replace(
         "[snapshot]\n", f"[cloud]\ncredentials = {bfv.credentials}\napi_timeout = 5\n[snapshot]\n"))
     yield bfv

@@ -1,12 +1,10 @@
 """The snapshot flow against a scripted stand-in for cloud.Cloud (no HTTP)."""
 
-import logging
 import types
 
 import pytest
 
 from nova_snapshot_hook.errors import ActionRefused, CaptureTimeout, CloudError
-from nova_snapshot_hook.log import log
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
 
 from fake_clock import FakeClock
@@ -55,18 +53,6 @@ class ScriptedCloud:
 
     def list_images(self, **filters):
         return self.images
-
-
-@pytest.fixture
-def warnings():
-    """The WARNING lines logged meanwhile (a handler of its own: other tests' logging setup may
-    stop propagation to pytest's caplog)."""
-    lines = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: lines.append(record.getMessage())
-    log.addHandler(handler)
-    yield lines
-    log.removeHandler(handler)
 
 
 def run(cloud, timeout=60, **request):

@@ -3,7 +3,6 @@ image, orphans, the snapshot quota, pins. Pure rules, and the Snapshotter agains
 cloud (no HTTP)."""
 
 import json
-import logging
 import types
 
 import pytest
@@ -12,7 +11,6 @@ from nova_snapshot_hook import views
 from nova_snapshot_hook.backup import delete
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
 from nova_snapshot_hook.errors import CloudError
-from nova_snapshot_hook.log import log
 from nova_snapshot_hook.rules import capture, naming, pinning, retention, rotation, volumes
 
 from fake_clock import FakeClock
@@ -92,6 +90,14 @@ def test_the_quota_check_names_each_quota_that_the_backup_would_exceed():
     assert volumes.quota_problems(limits, 1, 2) == []
     assert volumes.quota_problems(dict(limits, maxTotalSnapshots=-1), 50, 2) == []
     assert len(volumes.quota_problems(dict(limits, totalGigabytesUsed=999), 2, 2)) == 2
+
+
+def test_a_quota_cinder_does_not_report_leaves_the_other_one_with_its_own_numbers():
+    # no snapshot limit reported: the gigabytes row keeps the gigabytes' use, hold and need
+    rows = volumes.quota_rows({"maxTotalVolumeGigabytes": 10, "totalGigabytesUsed": 9},
+                              needs=(4, 3), held=(2, 1))
+    assert rows == [("gigabytes", " GB", "maxTotalVolumeGigabytes", 10, 9, 1, 3)]
+    assert volumes.over(rows[0])                  # 9 - 1 + 3 > 10
 
 
 def test_rotation_finishes_a_half_done_deletion_and_does_not_count_it():
@@ -239,16 +245,6 @@ class VolumeCloud(Cinderish):
 
     def action_failed(self, server_id, request_id):
         return False
-
-
-@pytest.fixture
-def warnings():
-    lines = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: lines.append(record.getMessage())
-    log.addHandler(handler)
-    yield lines
-    log.removeHandler(handler)
 
 
 def snapshot(cloud, timeout=60, **request):
