@@ -26,6 +26,7 @@ declare -A LIBVIRT_BINDS=(
 )
 
 virsh_mc() { virsh -q -c "$LIBVIRT_URI" "$@"; }
+libvirtd_answers() { virsh_mc version >/dev/null 2>&1; }
 
 missing_libvirt_packages() {
     local pkg status
@@ -132,7 +133,8 @@ start_libvirt_daemons() {
     start_service libvirtd - "${LIBVIRT_NS[@]}" /usr/sbin/libvirtd \
         -f "$LIBVIRT_DIR/etc/libvirtd.conf" -p "$LIBVIRT_DIR/run/libvirtd.pid"
     [ $STARTED_NEW = 1 ] && started+=(libvirtd)
-    wait_socket libvirtd "$LIBVIRT_SOCK" 30
-    virsh_mc version >/dev/null || die "libvirtd does not answer on $LIBVIRT_SOCK"
+    # The socket appears before libvirtd accepts on it (refused for a moment after a reboot,
+    # while its drivers start): wait for an answer, not for the file.
+    wait_ready libvirtd 30 "no answer on $LIBVIRT_SOCK" libvirtd_answers
     STEP_NOTE=${started[*]:-already running}
 }
