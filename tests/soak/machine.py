@@ -7,10 +7,15 @@ hook's time for [apt] min_interval, the time in the image name), and `scheduled 
 at the simulated moment and ticking in real time; the monotonic clock stays real, so the
 product's timeouts are real (monotonic_sleep.c says why it is preloaded too). Glance and Nova
 keep the real time.
+
+Two kinds of machine: an image-backed server (createBackup, rotated by Nova) and a volume-backed
+one (createImage: Cinder snapshots its root volume, the tool rotates), each in a project of its
+own, so that neither sees the other's images, snapshots or faults.
 """
 
 import datetime
 import fcntl
+import json
 import os
 import re
 import shlex
@@ -25,7 +30,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [os.path.join(REPO, "tests", "integration"), os.path.join(REPO, "bench")]
 
 from faultproxy import FaultProxy                    # noqa: E402
-from support.cloudbench import BenchProject, wait_idle, read_state   # noqa: E402
+from support.cloudbench import (BenchProject, wait_idle, read_state,    # noqa: E402
+                                read_state_env)
 
 PYTHON = "/usr/bin/python3"
 FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -36,6 +42,11 @@ SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
 IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
 NAME_MINUTE = re.compile(r"-(\d{8}T\d{4})Z")
 RUN_TIMEOUT = 120
+VOLUME_GB = 1                  # the local cloud's flavor disk
+# A volume-backed series holds count + 1 snapshots after a killed run: 31 at most by default;
+# Cinder's default of 10 would stop the backups (the tool checks the quota first).
+SNAPSHOT_QUOTA = 100
+SETTLING = ("creating", "deleting")
 # What the program may keep between runs; anything else left in its directories is a leak.
 EXPECTED_STATE = {"run": re.compile(r"^(last-apt-snapshot|token-[0-9a-f]+)$"),
                   "lib": re.compile(r"^(schedule|attempts|attempts\.lock)$"),
@@ -64,13 +75,21 @@ class Outcome:
 
 
 class TimedProxy(FaultProxy):
-    """The fault proxy, noting when a backup request last came through: Glance's created_at,
-    by which Nova rotates, has one-second steps, so two backups must be a second apart."""
+    """The fault proxy, holding a backup request until SPACING after the one before: Glance's
+    created_at, by which Nova (and the tool) rotate, has one-second steps, so two backups of a
+    series must be a second apart, which the real calendar's runs always are. Held here, not
+    before the run, the wait overlaps the program's start-up and is mostly none."""
 
+    SPACING = 1.2
     last_action = 0.0
+    held = 0.0                      # seconds requests were held in all
 
     def handle(self, handler):
         if handler.command == "POST" and re.search(ACTION, handler.path):
+            hold = self.last_action + self.SPACING - time.time()
+            if hold > 0:
+                self.held += hold
+                time.sleep(hold)
             self.last_action = time.time()
         return super().handle(handler)
 
@@ -78,15 +97,18 @@ class TimedProxy(FaultProxy):
 class Machine:
     """`with Machine(directory, settings) as machine:` boots the server and starts the proxy."""
 
-    def __init__(self, directory, settings=""):
+    def __init__(self, directory, settings="", volume_backed=False):
         self.directory, self.extra_settings = directory, settings
-        self.project = self.proxy = None
+        self.volume_backed = volume_backed
+        self.project = self.proxy = self.cinder = None
 
     def __enter__(self):
+        os.makedirs(self.directory, exist_ok=True)
         self.proxy = TimedProxy().start()
         self.project = BenchProject(instances=2).__enter__()
         try:
-            self.server = self.project.boot(1, "nsh-soak")[0]
+            self.server = self._boot_from_volume() if self.volume_backed else \
+                self.project.boot(1, "nsh-soak")[0]
             self._write_files()
         except BaseException:
             self.__exit__()
@@ -95,9 +117,64 @@ class Machine:
 
     def __exit__(self, *exc):
         if self.project:
-            self.project.__exit__(*exc)
+            try:
+                if self.cinder:
+                    self._drop_volume_backups()
+                self.project.__exit__(*exc)
+            finally:
+                if self.cinder:
+                    self._drop_volumes()
         if self.proxy:
             self.proxy.stop()
+
+    def _boot_from_volume(self):
+        """A root volume made from the cloud's image, and a server booted from it (the volume
+        goes with the server), in the project, whose snapshot quota is raised first."""
+        from keystoneauth1 import adapter
+        self.cinder = adapter.Adapter(self.project.session, service_type="block-storage",
+                                      interface="public")
+        admin = adapter.Adapter(self.project.admin, service_type="block-storage",
+                                interface="public")
+        admin.put(f"/os-quota-sets/{self.project.project_id}",
+                  json={"quota_set": {"snapshots": SNAPSHOT_QUOTA}})
+        volume = self.cinder.post("/volumes", json={"volume": {
+            "size": VOLUME_GB, "name": "nsh-soak-root",
+            "imageRef": read_state("image_id")}}).json()["volume"]["id"]
+        end = time.monotonic() + 120
+        while self.cinder.get(f"/volumes/{volume}").json()["volume"]["status"] != "available":
+            if time.monotonic() > end:
+                raise RuntimeError(f"the soak's root volume {volume} is not available")
+            time.sleep(0.3)
+        flavor = self.project.nova.flavors.find(name=read_state_env("MINICLOUD_FLAVOR"))
+        self.project.nova.servers.create(
+            "nsh-soak-volume", None, flavor.id, nics="none", block_device_mapping_v2=[{
+                "boot_index": 0, "uuid": volume, "source_type": "volume",
+                "destination_type": "volume", "delete_on_termination": True}])
+        server = self.project._wait_active("nsh-soak-volume", 1, time.monotonic() + 120)[0]
+        self.project.server_ids.append(server)
+        return server
+
+    def _drop_volume_backups(self):
+        """Images first, then their snapshots: Cinder keeps a volume that has snapshots, so
+        the server's deletion would leave its root volume behind."""
+        self.project.delete_images()
+        end = time.monotonic() + 120
+        while True:
+            snapshots = self.snapshots()
+            for snapshot in snapshots:
+                if snapshot["status"] not in SETTLING:
+                    self.cinder.delete(f"/snapshots/{snapshot['id']}", raise_exc=False)
+            if not snapshots or time.monotonic() > end:
+                return
+            time.sleep(0.5)
+
+    def _drop_volumes(self):
+        """What the server's deletion left (none, unless a snapshot outlived the wait)."""
+        for volume in self.cinder.get("/volumes").json()["volumes"]:
+            self.cinder.delete(f"/volumes/{volume['id']}", raise_exc=False)
+
+    def snapshots(self):
+        return self.cinder.get("/snapshots/detail").json()["snapshots"]
 
     def path(self, *parts):
         return os.path.join(self.directory, *parts)
@@ -142,40 +219,40 @@ class Machine:
         """One apt run: the hook with apt's stream on APT_HOOK_INFO_FD, run by `sh -c` with
         apt's own line, from a new "apt" process each time (the hook tells transactions apart
         by that process), then apt-post-invoke as DPkg::Post-Invoke runs it."""
-        read_end, write_end = os.pipe()
         line = shlex.join(self.program("apt-hook")) + " || test $? -ne 99"
         apt = ["sh", "-c", f"sh -c {shlex.quote(line)}; exit $?"]
-        try:
-            outcome = self._run(apt, moment, fault, {"APT_HOOK_INFO_FD": str(read_end)},
-                                read_end, write_end)
-        finally:
-            for fd in (read_end, write_end):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        outcome = self._run(apt, moment, fault, stream=HOOK_STREAM)
         after = moment + datetime.timedelta(seconds=max(1, round(outcome.seconds)))
         post = self._run(self.program("apt-post-invoke"), after, None)
         outcome.output += post.output
         return outcome
 
-    def _run(self, command, moment, fault, extra_env=None, read_end=None, write_end=None):
+    def _run(self, command, moment, fault, stream=None):
+        """The command on the simulated clock; `stream`: a file apt's hook reads on the fd
+        named by APT_HOOK_INFO_FD. Each pipe end is closed once, here: the two servers' threads
+        share the process's fd numbers, and a second close could hit the other's new fd."""
         self.proxy.clear()
         rule = self._inject(fault)
-        # Nova rotates by Glance's created_at, in whole seconds: keep backups a second apart.
-        pause = self.proxy.last_action + 1.05 - time.time()
-        if pause > 0:
-            time.sleep(pause)
         output = tempfile.TemporaryFile(dir=self.path("output"))
         started = time.monotonic()
-        process = subprocess.Popen(command, cwd="/", env={**self.env(moment), **(extra_env or {})},
-                                   stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-                                   pass_fds=(read_end,) if read_end is not None else ())
-        if read_end is not None:
-            os.close(read_end)
-            with os.fdopen(os.dup(write_end), "wb") as pipe, open(HOOK_STREAM, "rb") as stream:
-                pipe.write(stream.read())
-            os.close(write_end)
+        env = self.env(moment)
+        read_end, write_end = os.pipe() if stream else (None, None)
+        if stream:
+            env["APT_HOOK_INFO_FD"] = str(read_end)
+        try:
+            process = subprocess.Popen(command, cwd="/", env=env, stdin=subprocess.DEVNULL,
+                                       stdout=output, stderr=output,
+                                       pass_fds=(read_end,) if stream else ())
+        except BaseException:
+            if stream:
+                os.close(write_end)
+            raise
+        finally:
+            if stream:
+                os.close(read_end)
+        if stream:
+            with os.fdopen(write_end, "wb") as pipe, open(stream, "rb") as source:
+                pipe.write(source.read())
         killed = fault == "kill" and self._kill_when_hit(process, rule)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -215,23 +292,54 @@ class Machine:
     # -- what the cloud and the host hold ------------------------------------------------------
     def backups(self, timeout=30):
         """{series: [minute keys]} of every image of the project, once none is still being made
-        and the server is idle; images whose name has no minute go under "?"."""
+        (nor any of its snapshots) and the server is idle. An image that is not a whole backup
+        of the server, and a snapshot that is not the one of an image, go under a "?" series of
+        their own, which the model never has."""
         end = time.monotonic() + timeout
         while True:
             wait_idle(self.project.nova, self.server)
             images = self.project.images()
-            if all(image["status"] == "active" for image in images) or time.monotonic() > end:
+            snapshots = self.snapshots() if self.cinder else []
+            settled = all(image["status"] == "active" for image in images) and \
+                not any(snapshot["status"] in SETTLING for snapshot in snapshots)
+            if settled or time.monotonic() > end:
                 break
             time.sleep(0.2)
         found = {}
         for image in images:
             minute = NAME_MINUTE.search(image.get("name") or "")
-            series = image.get("backup_type") or "?"
-            if image.get("instance_uuid") != self.server or image["status"] != "active" \
-                    or not minute:
+            # createBackup's images carry Nova's own two; createImage's of a volume-backed
+            # server only the tool's properties (doc/nova-backup-api.md).
+            series = image.get("backup_type") or image.get("nsh_series") or "?"
+            server = image.get("instance_uuid") or image.get("nsh_server")
+            if server != self.server or image["status"] != "active" or not minute:
                 series = f"? {image.get('name')} {image['status']}"
             found.setdefault(series, []).append(minute.group(1) if minute else image["id"])
+        for problem in self.volume_problems(images, snapshots) if self.cinder else ():
+            found.setdefault(f"? {problem}", []).append("-")
         return found
+
+    @staticmethod
+    def volume_problems(images, snapshots):
+        """Where the project's Cinder snapshots are not exactly one available snapshot per
+        image (its root volume's): a part of a deleted backup left behind, or a part missing."""
+        named = {}
+        problems = []
+        for image in images:
+            mapping = image.get("block_device_mapping") or "[]"
+            entries = [entry for entry in json.loads(mapping) if entry.get("snapshot_id")]
+            if len(entries) != 1:
+                problems.append(f"image {image.get('name')} names {len(entries)} snapshots")
+            named.update({entry["snapshot_id"]: image.get("name") for entry in entries})
+        present = {snapshot["id"]: snapshot["status"] for snapshot in snapshots}
+        for snapshot, status in sorted(present.items()):
+            if snapshot not in named:
+                problems.append(f"snapshot {snapshot} ({status}) of no image")
+            elif status != "available":
+                problems.append(f"snapshot {snapshot} of {named[snapshot]} is {status}")
+        problems += [f"snapshot {snapshot} of {name} is gone"
+                     for snapshot, name in sorted(named.items()) if snapshot not in present]
+        return problems
 
     def failed_snapshots(self):
         """Start times of the server's backups that Nova itself failed. No injected fault reaches
@@ -239,7 +347,8 @@ class Machine:
         user's `control/fail_next`, which fails the next snapshot of any server."""
         return sorted(action.start_time for action in
                       self.project.nova.instance_action.list(self.server)
-                      if action.action == "createBackup" and action.message == "Error")
+                      if action.action in ("createBackup", "createImage")
+                      and action.message == "Error")
 
     def lock_busy(self):
         """The names of the host lock and the schedule file (its own lock) that are held."""

@@ -10,7 +10,12 @@ The documented behaviour it models:
 - only a successful run is recorded, so a failed one is taken again by the next run;
 - the apt hook takes a backup unless the last one it recorded is less than [apt] min_interval
   seconds old;
-- every series keeps its newest `count` images (Nova's rotation at each backup).
+- every series keeps its newest `count` images: Nova's rotation at each createBackup (an
+  image-backed server), or the tool's own once the new image is captured (createImage, a
+  volume-backed server). So a run killed after its request leaves the image to be finished,
+  rotated at once by Nova, but by the tool only at the series' next backup;
+- each image of a volume-backed server names exactly one Cinder snapshot (its root volume),
+  which goes with it (machine.py checks that part).
 
 A backup is keyed by (series, the minute of the simulated clock the run started at), which the
 product writes into the image's name (`<host>-<series>-<YYYYMMDDTHHMM>Z[-<change>]`): Glance's
@@ -76,10 +81,12 @@ class Model:
         return not 0 <= elapsed < self.min_interval
 
     # -- what a run did ------------------------------------------------------------------------
-    def image_made(self, series, moment):
+    def image_made(self, series, moment, rotated=True):
+        """A backup of `series` exists; `rotated`: the series was cut to its count after it."""
         kept = self.series[series]
         kept.append(key(moment))
-        del kept[:-self.counts[series]]
+        if rotated:
+            del kept[:-self.counts[series]]
 
     def scheduled_recorded(self, day):
         self.last_scheduled = day

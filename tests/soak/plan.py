@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 SCHEDULED_AT = datetime.time(1, 1)       # cron's and the timer's 01:01
 FAULTS = ("500", "hang", "409", "401", "kill")
-FAULT_SHARE = 0.10
+FAULT_GAP = (5, 15)                     # runs from one fault to the next: one in ten
 APT_DAY_SHARE = 0.20                     # days with 1 to 3 apt runs
 SECOND_SCHEDULED_SHARE = 0.03            # a second scheduled run the same day (takes nothing)
 OFF_EVERY = 60                           # one day off per this many days, at least one
@@ -60,6 +60,8 @@ def make_plan(seed, start, days, min_interval=600.0):
     calendar = [start + datetime.timedelta(days=n) for n in range(days)]
     off = off_days(rng, calendar)
     faults = fault_cycle(rng)
+    # Gaps, not a coin per run: a month meets three or four faults, never none.
+    until_fault = rng.randint(*FAULT_GAP)
     plan = []
     for day in calendar:
         runs = []
@@ -70,7 +72,13 @@ def make_plan(seed, start, days, min_interval=600.0):
                 runs.append(Run("scheduled", at + datetime.timedelta(minutes=30)))
             if rng.random() < APT_DAY_SHARE:
                 runs += [Run("apt", moment) for moment in apt_moments(rng, day, min_interval)]
-            runs = [Run(run.kind, run.moment, next(faults) if rng.random() < FAULT_SHARE
-                        else None) for run in runs]
+            faulty = []
+            for run in runs:
+                until_fault -= 1
+                if until_fault == 0:
+                    until_fault = rng.randint(*FAULT_GAP)
+                    run = Run(run.kind, run.moment, next(faults))
+                faulty.append(run)
+            runs = faulty
         plan.append((day, runs))
     return plan

@@ -54,6 +54,17 @@ def test_each_series_keeps_its_newest_images():
     assert len(kept) == 7 and kept[0] == "20240112T0101" and kept[-1] == "20240118T0101"
 
 
+def test_an_unrotated_backup_stays_until_the_series_next_backup():
+    model = oracle.Model(counts={"daily": 2})
+    start = datetime.datetime(2024, 1, 10, 1, 1)
+    model.image_made("daily", start)
+    model.image_made("daily", start + datetime.timedelta(days=1))
+    model.image_made("daily", start + datetime.timedelta(days=2), rotated=False)   # killed
+    assert len(model.expected()["daily"]) == 3
+    model.image_made("daily", start + datetime.timedelta(days=3))
+    assert model.expected()["daily"] == ["20240112T0101", "20240113T0101"]
+
+
 def test_the_apt_hook_waits_out_the_minimum_interval_from_its_last_recorded_backup():
     model = oracle.Model(min_interval=600)
     moment = datetime.datetime(2024, 1, 10, 9, 0)
