@@ -92,8 +92,9 @@ check: deps lint ## every test: unit, lintian, the local cloud with a real QEMU 
 	NSH_REQUIRE_CLOUD=1 NSH_REQUIRE_GUEST=1 NSH_DEB=$(abspath $(DEB)) $(PY) -m pytest -q \
 		-p no:cacheprovider tests/unit tests/integration tests/e2e
 
-# Two simulated years of the real program against the local cloud, with faults, checked every
-# day against the soak's own model (tests/soak/soak.py; about 30 minutes). make check runs one
+# Two simulated years of the real program against the local cloud, with faults, for an
+# image-backed and a volume-backed server side by side, checked every day against the soak's
+# own model (tests/soak/soak.py; about 30 minutes; alone on the cloud: doc/development.md). make check runs one
 # month of it (tests/integration/test_soak_month.py). SOAK_ARGS, e.g. "--seed 7 --days 90".
 SOAK_ARGS ?=
 soak: deps ## two simulated years of scheduled and apt runs with faults against the model (~30 min)

@@ -1,6 +1,7 @@
 """One simulated month of the soak (tests/soak, issue 16) in every `make check`: the real
-scheduled runs and apt hook on a simulated calendar, with faults, checked each day against the
-soak's own model. `make soak` runs the two years."""
+scheduled runs and apt hook on a simulated calendar, with faults, for an image-backed and a
+volume-backed server, checked each day against the soak's own model (Glance's images, Cinder's
+snapshots). `make soak` runs the two years."""
 
 import os
 import sys
@@ -26,3 +27,4 @@ def test_a_simulated_month_keeps_exactly_what_the_model_says(minicloud):
     print(line)
     assert status == 0, line
     assert " 0 mismatches, 0 leaks, 0 problems" in line
+    assert "2 servers (image-backed, volume-backed)" in line

@@ -133,8 +133,8 @@ class Machine:
         from keystoneauth1 import adapter
         self.cinder = adapter.Adapter(self.project.session, service_type="block-storage",
                                       interface="public")
-        admin = adapter.Adapter(self.project.admin, service_type="block-storage",
-                                interface="public")
+        self.cinder_admin = admin = adapter.Adapter(
+            self.project.admin, service_type="block-storage", interface="public")
         admin.put(f"/os-quota-sets/{self.project.project_id}",
                   json={"quota_set": {"snapshots": SNAPSHOT_QUOTA}})
         volume = self.cinder.post("/volumes", json={"volume": {
@@ -169,9 +169,12 @@ class Machine:
             time.sleep(0.5)
 
     def _drop_volumes(self):
-        """What the server's deletion left (none, unless a snapshot outlived the wait)."""
-        for volume in self.cinder.get("/volumes").json()["volumes"]:
-            self.cinder.delete(f"/volumes/{volume['id']}", raise_exc=False)
+        """What the server's deletion left (none, unless a snapshot outlived the wait); as the
+        admin: the project's user is gone by now."""
+        for volume in self.cinder_admin.get("/volumes/detail", params={
+                "all_tenants": 1, "project_id": self.project.project_id}).json()["volumes"]:
+            if volume["status"] != "deleting":
+                self.cinder_admin.delete(f"/volumes/{volume['id']}", raise_exc=False)
 
     def snapshots(self):
         return self.cinder.get("/snapshots/detail").json()["snapshots"]

@@ -2,6 +2,7 @@
 runs meet which fault. The same seed, start and length always give the same plan."""
 
 import datetime
+import math
 import random
 from dataclasses import dataclass
 
@@ -32,17 +33,23 @@ def off_days(rng, calendar):
 
 
 def apt_moments(rng, day, min_interval):
-    """1 to 3 apt runs between 06:00 and about 20:00; each later one is either well within
-    [apt] min_interval of the one before or well beyond it."""
+    """1 to 3 apt runs between 06:00 and about 20:00, in bursts: a later run is either well
+    within [apt] min_interval of the burst's first run (so of every run since), or well beyond
+    the run before (a new burst). Never near min_interval from any earlier run: the one backup
+    recorded may be any run of the burst (the first may fail), and at exactly min_interval the
+    decision rests on milliseconds of the simulated clock (the soak's first mismatch of the
+    volume-backed server, 07:45, 07:51, 07:55 with 600 s)."""
     moment = datetime.datetime.combine(day, datetime.time(6)) + \
-        datetime.timedelta(seconds=60 * rng.randrange(14 * 60))
-    moments = [moment]
+        datetime.timedelta(minutes=rng.randrange(14 * 60))
+    moments, burst = [moment], moment
     for _ in range(rng.randrange(3)):
-        if rng.random() < 0.5:
-            gap = rng.uniform(60, 0.6 * min_interval)
+        room = 0.6 * min_interval - (moment - burst).total_seconds()
+        if rng.random() < 0.5 and room >= 60:
+            moment += datetime.timedelta(minutes=rng.randint(1, int(room // 60)))
         else:
             gap = rng.uniform(1.5 * min_interval, 1.5 * min_interval + 7200)
-        moment += datetime.timedelta(seconds=60 * round(gap / 60))
+            moment += datetime.timedelta(minutes=math.ceil(gap / 60))
+            burst = moment
         moments.append(moment)
     return moments
 

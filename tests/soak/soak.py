@@ -236,8 +236,8 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
         for name, count in soak.faults.items():
             faults[name] = faults.get(name, 0) + count
     problems = [problem for soak in soaks for problem in soak.problems]
-    line = (f"soak: {simulated} days from {start} (seed {seed}), {len(servers)} servers "
-            f"({', '.join(servers)}): {len(runs)} runs ({runs.count('scheduled')} scheduled, "
+    line = (f"soak: {simulated} days from {start} (seed {seed}), {len(servers)} server"
+            f"{'s' if len(servers) > 1 else ''} ({', '.join(servers)}): {len(runs)} runs ({runs.count('scheduled')} scheduled, "
             f"{runs.count('apt')} apt), {sum(faults.values())} faults injected ("
             + (", ".join(f"{count} {name}" for name, count in sorted(faults.items())) or "none")
             + f"), {sum(soak.mismatches for soak in soaks)} mismatches, "
@@ -247,6 +247,8 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
                         for name, (first, last) in rss.items())
             + f"; wall {int(wall // 60)} min {int(wall % 60)} s")
     good = not problems and rss_flat and simulated == days
+    if not rss_flat:
+        line += f" (peak RSS grew by more than {RSS_GROWTH - 1:.0%} or was not measured)"
     if good:
         shutil.rmtree(directory, ignore_errors=True)
     else:

@@ -45,3 +45,15 @@ def test_some_days_are_off_and_apt_runs_both_within_and_beyond_the_interval():
         moments = [run.moment for run in runs if run.kind == "apt"]
         gaps += [(b - a).total_seconds() for a, b in zip(moments, moments[1:])]
     assert any(gap < 600 for gap in gaps) and any(gap > 900 for gap in gaps)
+
+
+def test_no_apt_run_is_near_the_minimum_interval_from_any_earlier_one():
+    # Regression: 07:45, 07:51, 07:55 put the third run exactly 600 s after the recorded
+    # first; whether the hook backs up then depends on milliseconds of the simulated clock.
+    for seed in (1, "1:volume-backed", 2, 3):
+        for _, runs in plan.make_plan(seed, START, 730):
+            moments = [run.moment for run in runs if run.kind == "apt"]
+            for later, moment in enumerate(moments):
+                for earlier in moments[:later]:
+                    gap = (moment - earlier).total_seconds()
+                    assert gap <= 0.6 * 600 or gap >= 1.5 * 600, (earlier, moment)
