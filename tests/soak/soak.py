@@ -166,6 +166,15 @@ class Soak:
                 f"to keep backups a second apart), checks {self.check_seconds:.0f} s, "
                 f"rest {wall - runs - self.check_seconds:.0f} s")
 
+    def rss_quarters(self):
+        """The median peak RSS (MiB) of the full scheduled runs of each simulated quarter: the
+        runs list more images until every series is full (the monthly one after a year)."""
+        quarters = {}
+        for index, kib in self.rss:
+            quarters.setdefault(index // 91, []).append(kib)
+        return " ".join(f"{statistics.median(values) / 1024:.1f}"
+                        for _, values in sorted(quarters.items()))
+
     def rss_months(self, days):
         """(median peak RSS in MiB of the first month's full scheduled runs, of the last's)."""
         window = max(3, min(30, days // 4))
@@ -226,6 +235,7 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
     wall = time.monotonic() - started
     for soak in soaks:
         say(f"{soak.name} time: " + soak.time_split(wall))
+        say(f"{soak.name} peak RSS by quarter, MiB: {soak.rss_quarters()}")
     simulated = min(soak.simulated for soak in soaks)
     rss = {soak.name: soak.rss_months(simulated) for soak in soaks}
     rss_flat = all(first is not None and last <= first * RSS_GROWTH
