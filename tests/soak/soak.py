@@ -221,7 +221,8 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
         return 2, f"soak: not run: {missing}"
     started = time.monotonic()
     directory = directory or tempfile.mkdtemp(prefix="nsh-soak-")
-    say(f"soak: {days} days, {' and '.join(servers)} servers; files in {directory}")
+    say(f"soak: {days} days, {' and '.join(servers)} server{'s' if len(servers) > 1 else ''}; "
+        f"files in {directory}")
     soaks = [Soak(name, oracle.Model(min_interval=MIN_INTERVAL), keep_going) for name in servers]
     stop, ended = threading.Event(), [threading.Event() for _ in soaks]
     for soak, done in zip(soaks, ended):
