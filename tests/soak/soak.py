@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,7 +62,7 @@ class Soak:
     def __init__(self, name, model, keep_going=False):
         self.name, self.model, self.keep_going = name, model, keep_going
         self.machine, self.simulated = None, 0
-        self.runs, self.faults, self.problems = [], {}, []
+        self.runs, self.faults, self.problems = [], Counter(), []
         self.mismatches = self.leaks = 0
         self.leaked = set()
         self.rss = []                       # (day index, KiB) of full scheduled runs
@@ -109,7 +110,7 @@ class Soak:
         """(image made, run recorded) as the documented behaviour says, from what was injected."""
         self.run_seconds.setdefault((run.kind, run.fault, wanted), []).append(outcome.seconds)
         if outcome.fault_hit:
-            self.faults[run.fault] = self.faults.get(run.fault, 0) + 1
+            self.faults[run.fault] += 1
         if not wanted:
             return False, False
         if outcome.killed:
@@ -242,10 +243,7 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
     rss_flat = all(first is not None and last <= first * RSS_GROWTH
                    for first, last in rss.values())
     runs = [kind for soak in soaks for kind in soak.runs]
-    faults = {}
-    for soak in soaks:
-        for name, count in soak.faults.items():
-            faults[name] = faults.get(name, 0) + count
+    faults = sum((soak.faults for soak in soaks), Counter())
     problems = [problem for soak in soaks for problem in soak.problems]
     line = (f"soak: {simulated} days from {start} (seed {seed}), {len(servers)} server"
             f"{'s' if len(servers) > 1 else ''} ({', '.join(servers)}): {len(runs)} runs ({runs.count('scheduled')} scheduled, "
