@@ -20,6 +20,7 @@ import argparse
 import datetime
 import faulthandler
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -77,7 +78,7 @@ class Soak:
             self.model.image_made(tier, run.moment, self.rotated(outcome))
         if recorded:
             self.model.scheduled_recorded(day)
-        if tier and run.fault is None:
+        if tier and run.fault is None and outcome.maxrss_kb:
             self.rss.append((index, outcome.maxrss_kb))
         expected = -9 if outcome.killed else 0 if made or tier is None else (1, 2)
         if outcome.returncode not in (expected if isinstance(expected, tuple) else (expected,)):
@@ -238,6 +239,9 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
     for soak in soaks:
         say(f"{soak.name} time: " + soak.time_split(wall))
         say(f"{soak.name} peak RSS by quarter, MiB: {soak.rss_quarters()}")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    say(f"the soak's own process (its threads, fault proxies and checks; not the program): "
+        f"CPU {own.ru_utime + own.ru_stime:.0f} s, peak RSS {own.ru_maxrss / 1024:.1f} MiB")
     simulated = min(soak.simulated for soak in soaks)
     rss = {soak.name: soak.rss_months(simulated) for soak in soaks}
     rss_flat = all(first is not None and last <= first * RSS_GROWTH
