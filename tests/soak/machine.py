@@ -266,7 +266,8 @@ class Machine:
         output = tempfile.TemporaryFile(dir=self.path("output"))
         report = None
         if measure:
-            report = tempfile.NamedTemporaryFile(dir=self.path("output"), delete=False).name
+            descriptor, report = tempfile.mkstemp(dir=self.path("output"))
+            os.close(descriptor)
             command = [self.peak_rss, report, *command]
         started = time.monotonic()
         env = self.env(moment)
