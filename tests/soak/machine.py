@@ -293,7 +293,7 @@ class Machine:
         maxrss_kb = None
         if report:
             with open(report, encoding="ascii") as handle:
-                maxrss_kb = int(handle.read() or 0) or None
+                maxrss_kb = int(handle.read())     # none: the wrapper failed, and so does the soak
             os.remove(report)
         seconds = time.monotonic() - started
         output.seek(0)

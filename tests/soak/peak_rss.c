@@ -2,9 +2,11 @@
  * and ends as COMMAND ended (the same exit status, or killed by the same signal).
  *
  * Why a process of its own: a child's ru_maxrss counts the memory it was forked with, which the
- * kernel records again at exec; a child of the soak, a Python process of some 80 MiB with two
- * threads, a fault proxy and the cloud's clients, would report the soak's peak, not the
- * program's. Forked from this small process, the program's figure is its own. */
+ * kernel records again at exec; a child of the soak, a Python process of some 90 MiB with two
+ * threads, fault proxies and the cloud's clients, would report the soak's peak, not the
+ * program's. Forked from this small process, the program's figure is its own. Not GNU time's
+ * %M: time(1) turns a child killed by a signal into exit status 137, and the soak tells a
+ * kill -9 by the status. */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>

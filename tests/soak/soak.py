@@ -78,7 +78,7 @@ class Soak:
             self.model.image_made(tier, run.moment, self.rotated(outcome))
         if recorded:
             self.model.scheduled_recorded(day)
-        if tier and run.fault is None and outcome.maxrss_kb:
+        if tier and run.fault is None:
             self.rss.append((index, outcome.maxrss_kb))
         expected = -9 if outcome.killed else 0 if made or tier is None else (1, 2)
         if outcome.returncode not in (expected if isinstance(expected, tuple) else (expected,)):
@@ -99,7 +99,8 @@ class Soak:
         if outcome.returncode != 0 or warned != (wanted and run.fault in FAILED and
                                                  outcome.fault_hit):
             self.problem(day, f"apt at {run.moment:%H:%M} (backup wanted: {wanted}, fault "
-                              f"{run.fault}) exited {outcome.returncode}:\n{outcome.output.strip()}")
+                              f"{run.fault}) exited {outcome.returncode}:\n"
+                              f"{outcome.output.strip()}")
         self.runs.append(run.kind)
 
     def rotated(self, outcome):
@@ -223,8 +224,8 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
         return 2, f"soak: not run: {missing}"
     started = time.monotonic()
     directory = directory or tempfile.mkdtemp(prefix="nsh-soak-")
-    say(f"soak: {days} days, {' and '.join(servers)} server{'s' if len(servers) > 1 else ''}; "
-        f"files in {directory}")
+    plural = "s" if len(servers) > 1 else ""
+    say(f"soak: {days} days, {' and '.join(servers)} server{plural}; files in {directory}")
     soaks = [Soak(name, oracle.Model(min_interval=MIN_INTERVAL), keep_going) for name in servers]
     stop, ended = threading.Event(), [threading.Event() for _ in soaks]
     for soak, done in zip(soaks, ended):
@@ -249,8 +250,8 @@ def run_soak(days, seed, start, keep_going=False, directory=None, servers=SERVER
     runs = [kind for soak in soaks for kind in soak.runs]
     faults = sum((soak.faults for soak in soaks), Counter())
     problems = [problem for soak in soaks for problem in soak.problems]
-    line = (f"soak: {simulated} days from {start} (seed {seed}), {len(servers)} server"
-            f"{'s' if len(servers) > 1 else ''} ({', '.join(servers)}): {len(runs)} runs ({runs.count('scheduled')} scheduled, "
+    line = (f"soak: {simulated} days from {start} (seed {seed}), {len(servers)} server{plural} "
+            f"({', '.join(servers)}): {len(runs)} runs ({runs.count('scheduled')} scheduled, "
             f"{runs.count('apt')} apt), {sum(faults.values())} faults injected ("
             + (", ".join(f"{count} {name}" for name, count in sorted(faults.items())) or "none")
             + f"), {sum(soak.mismatches for soak in soaks)} mismatches, "

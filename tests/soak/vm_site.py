@@ -5,10 +5,11 @@ Why: this host is also the local cloud, whose packages bring modules that a VM n
 keystoneauth1 and novaclient import some of them when present (osprofiler, which pulls in
 eventlet, oslo.concurrency and pkg_resources: measured, 0.87 s of CPU to import the program's
 cloud modules here, 0.27 s with only its own dependencies). The 1,800 or so runs of two years
-that take a backup would each pay that, on the two vCPUs the cloud's services need. The program's runs therefore see
-the modules of the packages apt would install with ours (Depends, Pre-Depends and Recommends
-of debian/control, recursively, as installed here), and nothing of the cloud's; a dependency
-that debian/control forgets then fails the soak as it would fail a VM.
+that take a backup would each pay that, on the two vCPUs the cloud's services need. The
+program's runs therefore see the modules of the packages apt would install with ours
+(Depends, Pre-Depends and Recommends of debian/control, recursively, as installed here), and
+nothing of the cloud's; a dependency that debian/control forgets then fails the soak as it
+would fail a VM.
 """
 
 import os
