@@ -30,22 +30,41 @@ DEFAULT_IMPORTANT = (
 
 
 # The parsers: text of the file -> value; ValueError says what is wrong.
-def _at_least(kind, least, *, above=False, note=""):
-    """A parser of numbers of `kind` (int, float) of at least `least`, or above it."""
-    bound = f"greater than {least}" if above else f"{least} or more"
+HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
+_WORDS = {HOUR: " (an hour)", DAY: " (a day)", WEEK: " (a week)"}
+MOST_KEPT = 1000        # backups of one series: far past any quota, and no huge int sent to Nova
+
+
+def _between(kind, least, most, *, above=False, unit="", note=""):
+    """A parser of numbers of `kind` (int, float) from `least` (or above it) to `most`.
+
+    Every number has a ceiling: `inf` or 1e10 seconds would pass a lower bound alone and crash
+    signal.setitimer (the watchdog) much later, far from the file that said it."""
+    low = f"greater than {least}" if above else f"{least} or more"
+    high = f"at most {most}{unit}{_WORDS.get(most, '')}"
+    what = "a whole number" if kind is int else "a number"
 
     def parse(text):
-        value = kind(text)
-        if not (value > least if above else value >= least):   # NaN fails both
-            raise ValueError(f"must be {bound}{note}")
+        try:
+            value = kind(text)
+        except ValueError:       # int("1e10"), float("soon"), or an int of 5000 digits
+            value = None
+        if value is None or value != value:                     # NaN equals nothing
+            raise ValueError(f"must be {what}, {low} and {high}")
+        if not (value > least if above else value >= least):
+            raise ValueError(f"must be {low}{unit}{note}")
+        if value > most:                                        # inf included
+            raise ValueError(f"must be {high}")
         return value
     return parse
 
 
-_count = _at_least(int, 0)
-_rotation = _at_least(int, 1, note=" (Nova's rotation 0 deletes the new backup too)")
-_seconds = _at_least(float, 0, note=" seconds")
-_positive_seconds = _at_least(float, 0, above=True, note=" seconds")
+_count = _between(int, 0, MOST_KEPT)
+_rotation = _between(int, 1, MOST_KEPT, note=" (Nova's rotation 0 deletes the new backup too)")
+_positive_seconds = _between(float, 0, DAY, above=True, unit=" seconds")   # timeouts and waits
+_poll_seconds = _between(float, 0, HOUR, above=True, unit=" seconds")
+_delay_seconds = _between(float, 0, DAY, unit=" seconds")      # the scheduled run is daily
+_interval_seconds = _between(float, 0, WEEK, unit=" seconds")
 
 
 def _method(text):
@@ -117,8 +136,9 @@ TABLE = (
     Key("server", "metadata_timeout", "metadata_timeout", 2.0, _positive_seconds),
     Key("snapshot", "method", "method", "auto", _method),
     Key("snapshot", "timeout", "timeout", 600.0, _positive_seconds),  # the whole run, waits included
-    Key("snapshot", "poll_interval", "poll_interval", 1.0, _positive_seconds),
-    Key("snapshot", "lock", "lock_path", "/run/lock/nova-snapshot-hook.lock", _text),
+    Key("snapshot", "poll_interval", "poll_interval", 1.0, _poll_seconds),
+    # root-only (0700): a lock others can open, others can hold (files.FileLock)
+    Key("snapshot", "lock", "lock_path", "/run/nova-snapshot-hook/lock", _text),
     Key("cloud", "credentials", "credentials", DEFAULT_CREDENTIALS, _text),
     Key("cloud", "https_proxy", "https_proxy", "", _text),
     Key("cloud", "no_proxy", "no_proxy", "", _text),
@@ -136,14 +156,14 @@ TABLE = (
     Key("apt", "include", "apt_include", (), _words),
     Key("apt", "exclude", "apt_exclude", (), _words),
     Key("apt", "important", "apt_important", DEFAULT_IMPORTANT, _words),
-    Key("apt", "min_interval", "apt_min_interval", 600.0, _seconds),
+    Key("apt", "min_interval", "apt_min_interval", 600.0, _interval_seconds),
     # [schedule]: how many backups each tier keeps; 0 switches the tier off
     Key("schedule", "daily", "daily", 7, _count, _Q + "daily-rotation"),
     Key("schedule", "weekly", "weekly", 4, _count, _Q + "weekly-rotation"),
     Key("schedule", "monthly", "monthly", 12, _count, _Q + "monthly-rotation"),
     Key("schedule", "yearly", "yearly", 2, _count, _Q + "yearly-rotation"),
     # the per-host deterministic spread of the scheduled run
-    Key("schedule", "max_delay", "schedule_max_delay", 3600.0, _seconds),
+    Key("schedule", "max_delay", "schedule_max_delay", 3600.0, _delay_seconds),
     Key("schedule", "wait", "schedule_wait", 1800.0, _positive_seconds),
     # [hooks]: run-parts style scripts around the snapshot (backup/hooks.py)
     Key("hooks", "directory", "hooks_directory", "/etc/nova-snapshot-hook/hooks.d", _text),
@@ -208,7 +228,8 @@ def parse_settings(text, path):
             try:
                 values[key.attribute] = key.parse(raw)
             except ValueError as err:
-                raise ConfigError(f"{path}: [{section}] {name} = {raw!r}: {err}",
+                shown = repr(raw if len(raw) <= 40 else raw[:40] + "...")   # one readable line
+                raise ConfigError(f"{path}: [{section}] {name} = {shown}: {err}",
                                   fix=f"correct [{section}] {name} in {path}") from None
     return Settings(extra=extra, **values)
 

@@ -137,5 +137,8 @@ class Context:
 
 
 def say(text):
-    """Print one line of a command's output, with every known secret masked on the way out."""
-    print(redactor.mask(text), flush=True)
+    """Print a command's output, with every known secret masked and every control character
+    from the cloud escaped on the way out; line by line, so JSON and YAML keep their lines."""
+    from .text import printable
+    for line in text.split("\n"):
+        print(printable(redactor.mask(line)), flush=True)

@@ -1,4 +1,5 @@
-"""Output for people and for syslog, with every known secret masked on the way out.
+"""Output for people and for syslog, with every known secret masked on the way out, and every
+control character escaped (text.printable): log lines carry the cloud's names and messages.
 
 Console lines keep the original article's style (`INFO: ...`, `SUCCESS: ...`, `ERROR: ...`).
 The same records go to syslog (the journal reads /dev/log) under the program's name.
@@ -9,10 +10,13 @@ import logging.handlers
 import os
 import sys
 
+from .text import printable
+
 NAME = "nova-snapshot-hook"
 SUCCESS = 25
 logging.addLevelName(SUCCESS, "SUCCESS")
 MASK = "***"
+TRACE_INDENT = "  "
 
 
 class Redactor(logging.Filter):
@@ -52,6 +56,32 @@ class _MaxLevel(logging.Filter):
         return record.levelno < self.below
 
 
+class PrintableFormatter(logging.Formatter):
+    """The last step before a console or syslog: the record's message escaped whole (one record,
+    one line: a newline from the cloud cannot forge a record of its own); a traceback (-v) keeps
+    its lines, each escaped and indented, so an exception's text cannot forge one either."""
+
+    def formatMessage(self, record):
+        return printable(super().formatMessage(record))
+
+    def formatException(self, exc_info):
+        return _each_line(super().formatException(exc_info))
+
+    def formatStack(self, stack_info):
+        return _each_line(super().formatStack(stack_info))
+
+    def format(self, record):
+        if record.exc_text:         # the Redactor's masked traceback, already text
+            record.exc_text = _each_line(record.exc_text)
+        return super().format(record)
+
+
+def _each_line(text):
+    if text.startswith(TRACE_INDENT):
+        return text         # already done: a record is formatted once per handler
+    return "\n".join(TRACE_INDENT + printable(line) for line in text.split("\n"))
+
+
 def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False, prefix=""):
     """Configure the console and syslog handlers once per process.
 
@@ -64,7 +94,7 @@ def setup(verbosity=0, quiet=False, use_syslog=True, json_output=False, prefix="
     log.propagate = False
     for handler in list(log.handlers):
         log.removeHandler(handler)
-    console = logging.Formatter(f"%(levelname)s: {prefix}%(message)s")
+    console = PrintableFormatter(f"%(levelname)s: {prefix}%(message)s")
 
     # Machine output owns stdout under --json; people's lines then go to stderr.
     if not json_output:

@@ -1,8 +1,8 @@
 """What commands print, in one shape each: an API call shown by a dry run (Call), a table, a time,
-an age and a size. Standard library only, nothing slow to import.
+an age and a size; and `printable`, which every text from the cloud goes through on its way to a
+terminal or syslog. Standard library only, nothing slow to import (log.py imports it).
 """
 
-import json
 import time
 
 from .cloud import IMAGE_PATCH, MICROVERSION
@@ -40,15 +40,37 @@ class Call:
 
 def call_lines(calls):
     """Each call's header line, then its body as indented JSON."""
+    import json     # here, not at the top: log.py imports this module for `printable`
     for call in calls:
-        yield call.header()
+        yield printable(call.header())
         yield from json.dumps(call.body, indent=2, sort_keys=True).splitlines()
+
+
+def _escape(code):
+    return {0x09: "\\t", 0x0a: "\\n", 0x0d: "\\r"}.get(
+        code, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+# What a terminal acts on or a reader is fooled by: C0 (tab and newline too: a cell or a log
+# record stays one line), DEL, C1 (0x9b is a CSI on its own), the line and paragraph separators,
+# and the bidi embeddings, overrides and isolates (text shown in another order than it is).
+_UNSAFE = {code: _escape(code) for code in (*range(0x20), 0x7f, *range(0x80, 0xa0), 0x2028,
+                                            0x2029, *range(0x202a, 0x202f), *range(0x2066, 0x206a))}
+
+
+def printable(text):
+    """`text` with each of those characters written as its Python escape (`\\x1b`, `\\u202e`):
+    the operator sees that something was there, and which, where a `?` would hide it. Applying
+    it twice changes nothing (a backslash is left alone)."""
+    return text.translate(_UNSAFE)
 
 
 def table(rows, headers=None):
     """Left-aligned columns two spaces apart, `headers` first; the last column is not padded (it
     may be long), and no line ends in spaces."""
-    rows = [tuple(row) for row in ([headers] if headers else []) + list(rows)]
+    # Escaped before measuring, so the columns stay aligned.
+    rows = [tuple(printable(cell) for cell in row) for row in ([headers] if headers else [])
+            + list(rows)]
     if not rows:
         return []
     widths = [max(len(row[n]) for row in rows) for n in range(len(rows[0]) - 1)]

@@ -1,6 +1,10 @@
 """What the commands print for people: the lines of `list`, `show`, `status`, `prune` and
 `fleet`, made from what the rules decided (rules/ decides, this module words it, commands/ prints).
-The JSON shapes stay with the rules' objects (as_dict, inventory.record): scripts read those.
+The JSON shapes stay with the rules' objects (as_dict, inventory.record): scripts read those
+(json.dumps escapes every control character, and every non-ASCII one, by default).
+
+Names, properties, statuses and errors come from the cloud, where anyone allowed to update an
+image can write them: every line made here goes through text.printable (`_printable`).
 """
 
 import json
@@ -8,7 +12,7 @@ import json
 from .rules import inventory, pinning, volumes
 from .rules.naming import PREFIX, SERVER_PROPERTY, made_by_us
 from .rules.restore_plan import unprotect_hint
-from .text import format_time, human_age, human_size, table
+from .text import format_time, human_age, human_size, printable, table
 
 PROTECTED_MARK, NOT_GUARANTEED_MARK, PINNED_MARK, DELETING_MARK = "P", "!", "K", "D"
 LEGEND = {PROTECTED_MARK: "protected: no rotation or prune deletes it",
@@ -22,6 +26,10 @@ CORE_FIELDS = ("id", "name", "status", "created_at", "updated_at", "size", "virt
                "disk_format", "container_format", "visibility", "protected", "os_hidden",
                "owner", "min_disk", "min_ram", "checksum", "os_hash_algo", "os_hash_value",
                "tags", "locations", "direct_url", "file", "schema", "self")
+
+
+def _printable(lines):
+    return [printable(line) for line in lines]
 
 
 def _created(image):
@@ -89,7 +97,7 @@ def list_lines(images, server_id, snapshots=None):
     they could not be read."""
     images = inventory.newest_first(images)
     if not images:
-        return [f"No backup images of server {server_id}."]
+        return _printable([f"No backup images of server {server_id}."])
     header = ("CREATED (UTC)", "SERIES", "STATUS", "SIZE", "MARK", "ID", "NAME")
     rows = [(_created(image), inventory.series_of(image), image.get("status") or "-",
              human_size(image.get("size")), marks(image) or "-", image.get("id") or "-",
@@ -110,7 +118,7 @@ def list_lines(images, server_id, snapshots=None):
     used = {mark for image in images for mark in marks(image)}
     lines += [f"{mark}: {LEGEND[mark]}" for mark in
               (PROTECTED_MARK, PINNED_MARK, DELETING_MARK, NOT_GUARANTEED_MARK) if mark in used]
-    return lines
+    return _printable(lines)
 
 
 def volume_warning(server):
@@ -122,8 +130,9 @@ def volume_warning(server):
     noun = "volume is" if len(attached) == 1 else f"{len(attached)} volumes are"
     if volumes.is_volume_backed(server):
         return None     # its backups snapshot every attached volume (createImage)
-    return (f"{noun} attached to server {server.get('id')} ({some}): attached volumes are not in "
-            "the backup images of an image-backed server; back their data up separately")
+    return printable(f"{noun} attached to server {server.get('id')} ({some}): attached volumes "
+                     "are not in the backup images of an image-backed server; back their data up "
+                     "separately")
 
 
 # -- show ---------------------------------------------------------------------------------------
@@ -184,8 +193,8 @@ def detail_lines(image, server_id, now=None, snapshots=None):
     keys += sorted(key for key in safe if key not in CORE_FIELDS)
     fields = [(key, safe[key] if isinstance(safe[key], str) else
                json.dumps(safe[key], sort_keys=True)) for key in keys]
-    return (table(summary(safe, server_id, now, snapshots)) + ["", "Fields and properties:"]
-            + ["  " + line for line in table(fields)])
+    return _printable(table(summary(safe, server_id, now, snapshots))
+                      + ["", "Fields and properties:"] + ["  " + line for line in table(fields)])
 
 
 # -- status and fleet status --------------------------------------------------------------------
@@ -208,8 +217,8 @@ def status_lines(rows, now):
         f"{row.attempt['outcome']} {format_time(row.attempt['time'], seconds=False)}"
         if row.attempt else "-", f"{row.verdict}: {row.why}") for row in rows], header)
     total = (sum(row.size[0] for row in rows), sum(row.size[1] for row in rows))
-    return lines + [f"Kept in all: {sum(row.active for row in rows)} backup(s), "
-                    f"{size_text(*total)}."]
+    return _printable(lines + [f"Kept in all: {sum(row.active for row in rows)} backup(s), "
+                               f"{size_text(*total)}."])
 
 
 def fleet_status_lines(rows, now):
@@ -217,7 +226,7 @@ def fleet_status_lines(rows, now):
     if not rows:
         return ["No server selected."]
     header = ("SERVER", "NAME", "SERIES") + FRESHNESS_HEADER + ("VERDICT",)
-    return table([(row.server_id, row.server_name or "-", row.series or "-")
+    return table([(row.server_id, row.server_name or "-", row.series or "-")      # escaped there
                   + _freshness_cells(row, now) + (f"{row.verdict}: {row.why}",)
                   for row in rows], header)
 
@@ -233,7 +242,7 @@ def fleet_summary_lines(outcomes, seconds=None):
            f"{len(outcomes) - len(failed)} backed up, {len(failed)} failed"
     if failed:
         tail += ": " + ", ".join(o.server_name or o.server_id for o in failed)
-    return lines + [tail]
+    return _printable(lines + [tail])
 
 
 # -- prune --------------------------------------------------------------------------------------
@@ -257,7 +266,7 @@ def prune_lines(plans):
                      f"{len(p.active)} active{others}: {verdict}.")
         lines += [f"  delete  {_describe(image)}" for image in p.delete]
         lines += [f"  protected, kept  {_describe(image)}" for image in p.protected]
-    return lines
+    return _printable(lines)
 
 
 def _describe(image):

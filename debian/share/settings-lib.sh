@@ -19,21 +19,33 @@ setting() {       # FILE SECTION KEY
         END { exit !found }' "$1"
 }
 
-is_count() {      # VALUE LEAST: a whole number of at least LEAST
+is_count() {      # VALUE LEAST: a whole number from LEAST to 1000 (the settings' bound)
     case "$1" in
-        '' | *[!0-9]*) return 1 ;;
+        '' | *[!0-9]* | ?????*) return 1 ;;
     esac
-    [ "$1" -ge "$2" ] 2>/dev/null
+    [ "$1" -ge "$2" ] 2>/dev/null && [ "$1" -le 1000 ] 2>/dev/null
 }
 
-is_seconds() {    # VALUE: a number greater than 0, such as 300 or 2.5
+is_seconds() {    # VALUE: a number greater than 0 and at most 86400 (a day), such as 300 or 2.5
     case "$1" in
         '' | . | *[!0-9.]* | *.*.*) return 1 ;;
     esac
     case "$1" in
-        *[1-9]*) return 0 ;;
+        *[1-9]*) ;;
+        *) return 1 ;;
     esac
-    return 1
+    whole=${1%%.*}
+    whole=${whole#"${whole%%[1-9]*}"}     # no leading zeros: the shell would read octal
+    case "$whole" in
+        ??????*) return 1 ;;
+        '') return 0 ;;
+    esac
+    [ "$whole" -lt 86400 ] && return 0
+    [ "$whole" -eq 86400 ] || return 1
+    case "$1" in
+        *.*[1-9]*) return 1 ;;
+    esac
+    return 0
 }
 
 boolean() {       # VALUE: configparser's words; prints true or false, status 1 for others

@@ -25,45 +25,102 @@ CANNOT_READ = "cannot read apt's package list"
 
 
 def say(text, stream=None, level="INFO"):
-    """One line in apt's output, in the style of the log lines: `LEVEL: nova-snapshot-hook: ...`."""
-    print(f"{level}: {PROGRAM}{text}", file=stream or sys.stdout, flush=True)
+    """One line in apt's output, in the style of the log lines: `LEVEL: nova-snapshot-hook: ...`.
+    A closed terminal (a dropped SSH session) must not turn the exit status into a traceback's."""
+    try:
+        print(f"{level}: {PROGRAM}{text}", file=stream or sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+class Signalled(Exception):
+    """SIGHUP or SIGTERM outside a backup's own handlers: a failure like any other (strict: 99)."""
+
+
+def _catch_signals():
+    """From here on a backup may be wanted. Not on the fast path: `signal` imports enum, a
+    tenth of a start-up, and a run that wants no backup has nothing to fail."""
+    import signal
+
+    def stop(signum, frame):
+        raise Signalled(f"stopped by {signal.Signals(signum).name}")
+    signal.signal(signal.SIGHUP, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+class Run:
+    """What the run knows so far about strict mode and its series: a failure anywhere, a
+    crash of ours included, is judged by it (clarification: strict, however it was set)."""
+
+    def __init__(self):
+        self.strict_option = False
+        self.settings = None
+        self.config_path = None
+
+    @property
+    def strict(self):
+        if self.settings is not None:
+            return self.strict_option or self.settings.apt_strict
+        return self.strict_option or _strict_setting(self.config_path)
+
+    @property
+    def series(self):
+        return self.settings.apt_series if self.settings is not None else "apt"
 
 
 def main(argv):
+    run = Run()
+    if argv[:1] == ["--config"] and len(argv) > 1:
+        run.config_path = argv[1]
+    try:
+        return _main(argv, run)
+    except KeyboardInterrupt as err:    # Ctrl-C, or SIGINT from a hook's process group
+        return failed("interrupted (SIGINT)", run, getattr(err, "recorded", False))
+    except BaseException as err:        # a bug of ours, or a signal turned into an exception
+        if isinstance(err, SystemExit) and err.code in (None, 0):
+            raise
+        return failed(_describe(err), run, getattr(err, "recorded", False))
+
+
+def _describe(err):
+    from ..errors import HookError
+    if isinstance(err, HookError):
+        return str(err)
+    return f"internal error {type(err).__name__}: {err} (please report it)"
+
+
+def _main(argv, run):
     try:
         stream = _read_apt_stream()
     except StreamError as err:                 # the VERSION line, the config, the reading
-        strict = err.config is not None and policy.require_option(err.config)
-        return failed(f"{CANNOT_READ}: {err}", strict or _strict_setting())
+        run.strict_option = err.config is not None and policy.require_option(err.config)
+        return failed(f"{CANNOT_READ}: {err}", run)
     except (OSError, ValueError) as err:       # a closed or wrong fd: nothing to read
-        return failed(f"{CANNOT_READ}: {err}", _strict_setting())
-    strict = policy.require_option(stream.config)
-    try:
-        # Settled here, the action lines are never checked line by line: a malformed one
-        # changes nothing then. No backup was wanted, and in strict mode stopping apt would
-        # defeat the skip option that strict mode's own message offers as the way on.
-        settled = policy.settle_by_stream(stream.config, stream.action_lines, os.environ)
-        if settled is None:
-            try:
-                actions = stream.action_lines.parse()
-            except StreamError as err:
-                return failed(f"{CANNOT_READ}: {err}", strict or _strict_setting())
-            changes = build_changes(actions, stream.config.get("APT::Architecture"))
-            return _decide_and_snapshot(argv, stream, changes, strict)
-        if settled.rule == policy.SKIP:
-            say(settled.reason)
-        return 0
-    except KeyboardInterrupt:
-        say("interrupted; no backup image was made", sys.stderr, "ERROR")
-        return ABORT_APT if strict else 1
-    except Exception as err:       # a bug of ours must not break apt
-        return failed(f"internal error {type(err).__name__}: {err} (please report it)", strict)
+        return failed(f"{CANNOT_READ}: {err}", run)
+    run.strict_option = policy.require_option(stream.config)
+    # Settled here, the action lines are never checked line by line: a malformed one
+    # changes nothing then. No backup was wanted, and in strict mode stopping apt would
+    # defeat the skip option that strict mode's own message offers as the way on.
+    settled = policy.settle_by_stream(stream.config, stream.action_lines, os.environ)
+    if settled is None:
+        _catch_signals()
+        try:
+            actions = stream.action_lines.parse()
+        except StreamError as err:
+            return failed(f"{CANNOT_READ}: {err}", run)
+        changes = build_changes(actions, stream.config.get("APT::Architecture"))
+        return _decide_and_snapshot(argv, stream, changes, run)
+    if settled.rule == policy.SKIP:
+        say(settled.reason)
+    return 0
 
 
 def _read_apt_stream():
     """Always drain the fd: apt blocks on a full pipe while it holds the dpkg lock."""
     fd_text = os.environ.get("APT_HOOK_INFO_FD", "")
     fd = int(fd_text) if fd_text.isdigit() else 0
+    if fd > 65535:          # os.fdopen would take a number past any fd table for a path
+        raise ValueError(f"APT_HOOK_INFO_FD={fd_text[:20]} is not a file descriptor")
     if not fd_text and os.isatty(0):
         raise ValueError("APT_HOOK_INFO_FD is not set and standard input is a terminal: "
                          "apt runs this command, with its package list")
@@ -75,17 +132,23 @@ def _read_apt_stream():
     return stream
 
 
-def _strict_setting():
-    """Strict mode from the settings, for failures that come before the settings are read."""
+def _strict_setting(path=None):
+    """Strict mode from the settings, for failures that come before the settings are read (or
+    when they cannot be read: then it is not known, and apt goes on)."""
     try:
         from ..config import load_settings
-        return load_settings().apt_strict
+        return load_settings(path).apt_strict
     except Exception:
         return False
 
 
-def failed(reason, strict):
-    """One line, then fail-open (apt goes on) or, in strict mode, abort apt before dpkg runs."""
+def failed(reason, run, recorded=False):
+    """One line, then fail-open (apt goes on) or, in strict mode, abort apt before dpkg runs.
+    Recorded for `status` unless take_backup has recorded it already."""
+    from ..text import printable            # a failure path: the reason may quote the cloud
+    strict, reason = run.strict, printable(reason)
+    if not recorded:
+        _record_failure(run, reason)
     if strict:
         say(f"no backup image before this apt run: {reason}. Strict mode: apt stops before "
             "dpkg changes anything (apt -o NovaSnapshotHook::Skip=true ... goes on without a "
@@ -93,6 +156,18 @@ def failed(reason, strict):
         return ABORT_APT
     say(f"no backup image before this apt run: {reason}. apt goes on.", sys.stderr, "WARNING")
     return 0
+
+
+def _record_failure(run, reason):
+    """A failure before or outside take_backup (apt's stream, the settings, a crash): `status`
+    must see it too. Never raises: recording is not worth a second failure."""
+    try:
+        from ..backup.attempts import record_attempt
+        from ..log import redactor
+        server = run.settings.server_id or None if run.settings is not None else None
+        record_attempt(run.series, "apt", server, error=redactor.mask(reason))
+    except BaseException:
+        pass
 
 
 def _parent_and_command(pid):
@@ -126,15 +201,16 @@ def _frontend_pid():
     return pid
 
 
-def _decide_and_snapshot(argv, stream, changes, strict):
+def _decide_and_snapshot(argv, stream, changes, run):
     from ..config import load_settings
     from ..errors import HookError
 
     try:
-        settings = load_settings(argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None)
+        settings = load_settings(run.config_path)
     except HookError as err:
-        return failed(str(err), strict)
-    hook_policy = policy.HookPolicy.from_settings(settings, strict)
+        return failed(str(err), run)
+    run.settings = settings
+    hook_policy = policy.HookPolicy.from_settings(settings, run.strict_option)
     strict = hook_policy.strict
     current = state.Transaction(stream.action_lines.fingerprint(), _frontend_pid(), time.time(),
                                 policy.frontend_name(stream.config))
@@ -156,11 +232,9 @@ def _decide_and_snapshot(argv, stream, changes, strict):
             result = _snapshot(ctx, changes, decision, current)
     except CredentialsNotConfigured as err:
         if strict:
-            return failed(str(err), strict)
+            return failed(str(err), run, recorded=True)   # not an attempt: nothing to record
         log.info(f"no backup image: no credentials configured yet ({err})")
         return 0
-    except HookError as err:
-        return failed(str(err), strict)
     state.write(state.LAST_SNAPSHOT,
                 state.format_last_snapshot(current.replace(image_id=result.image_id)))
     state.write(state.PENDING_OUTCOME,

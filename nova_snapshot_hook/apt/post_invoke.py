@@ -28,7 +28,9 @@ def main(argv):
             properties.setdefault(later_image, {})["later"] = chunks
         record(properties)
     except Exception as err:           # never fail apt over a label
-        print(f"WARNING: {PROGRAM}could not record the apt run's outcome: {err}", file=sys.stderr)
+        from ..text import printable       # the error may quote the cloud
+        print(f"WARNING: {PROGRAM}could not record the apt run's outcome: {printable(str(err))}",
+              file=sys.stderr)
     return 0
 
 
@@ -38,7 +40,7 @@ def installed(packages):
     if not packages:
         return {}
     query = [DPKG_QUERY, "-W", "-f=${Package}:${Architecture} ${db:Status-Abbrev}${Version}\n",
-             *packages]
+             "--", *packages]      # a name read back from a file is never an option
     output = subprocess.run(query, capture_output=True, text=True, timeout=60).stdout
     found = {}
     for line in output.splitlines():

@@ -22,29 +22,43 @@ from ..rules import naming, quiesce
 
 def take_backup(ctx, request):
     """One backup of this server before ctx.deadline; returns a snapshotter.SnapshotResult."""
-    server_id, hooks, snapshotter = None, None, None
+    server_id = None
     try:
         ctx.credentials         # a missing or bad credentials file is said before anything else
         server_id, source = ctx.server
         log.info(f"Start OpenStack snapshot creation: server {server_id} (from {source}), "
                  f"series {request.series}, rotation {request.rotation}.")
-        from .snapshotter import Snapshotter
         request = prepared(ctx.settings, request)
         hooks = user_hooks(ctx.settings, request, server_id)
         with host_lock(ctx.settings.lock_path, ctx.deadline), interruptible(hooks):
-            hooks.start(time_left=lambda: ctx.deadline - time.monotonic())
-            flush_disks()
-            snapshotter = Snapshotter(ctx.cloud, server_id, request, ctx.deadline,
-                                      os.uname().nodename,
-                                      on_captured=lambda image_id: hooks.finish("post", image_id))
-            result = snapshotter.run()
-            hooks.finish("post", result.image_id)     # --no-wait: once Nova took the request
+            result = _hooked_backup(ctx, request, server_id, hooks)
     except BaseException as err:
-        if hooks is not None:
-            hooks.finish("failed", getattr(snapshotter, "image_id", None))
         _record_attempt(request, server_id, error=err)
+        try:
+            err.recorded = True         # the apt hook records the failures it sees elsewhere
+        except AttributeError:
+            pass
         raise
     _record_attempt(request, server_id, image_id=result.image_id)
+    return result
+
+
+def _hooked_backup(ctx, request, server_id, hooks):
+    """pre, the backup, then post once captured, or failed. The failed hooks run still inside
+    interruptible(): a second SIGHUP of a dropped session must not kill the run before them."""
+    from .snapshotter import Snapshotter
+    snapshotter = None
+    try:
+        hooks.start(time_left=lambda: ctx.deadline - time.monotonic())
+        flush_disks()
+        snapshotter = Snapshotter(ctx.cloud, server_id, request, ctx.deadline,
+                                  os.uname().nodename,
+                                  on_captured=lambda image_id: hooks.finish("post", image_id))
+        result = snapshotter.run()
+        hooks.finish("post", result.image_id)     # --no-wait: once Nova took the request
+    except BaseException:
+        hooks.finish("failed", getattr(snapshotter, "image_id", None))
+        raise
     return result
 
 
@@ -77,21 +91,33 @@ def flush_disks():
 
 @contextlib.contextmanager
 def interruptible(hooks):
-    """While hooks may have to be finished, SIGTERM ends the run by an exception (so the failed
-    hooks run) instead of killing it where it stands."""
+    """While hooks may have to be finished, SIGHUP (a dropped SSH session), SIGINT and SIGTERM
+    end the run by an exception (so the failed hooks run) instead of killing it where it
+    stands. A signal ignored on entry (nohup) stays ignored; the handlers are given back."""
     if not hooks or threading.current_thread() is not threading.main_thread():
         yield
         return
+    from .hooks import STOP_SIGNALS, Interrupted
+    stopping = []
 
     def stop(signum, frame):
-        from .hooks import Interrupted
-        raise Interrupted("stopped by SIGTERM", fix="the hooks' failed phase ran; retry later")
+        if stopping:        # SIGHUP comes more than once: one exception, the unwinding whole
+            return
+        stopping.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(f"stopped by {signal.Signals(signum).name}",
+                          fix="the hooks' failed phase ran; retry later")
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {}
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None):   # None: not ours to replace
+            previous[signum] = signal.signal(signum, stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def host_lock(path, deadline):

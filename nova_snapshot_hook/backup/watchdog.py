@@ -15,15 +15,19 @@ class DeadlineExceeded(HookError):
 
 
 @contextlib.contextmanager
-def suspended():
+def suspended(bound=None):
     """Hold the timer while the post or failed hooks run: a lock that a pre hook took must be
-    released even past the deadline (backup/hooks.py); the hooks have their own timeout."""
+    released even past the deadline (backup/hooks.py). With `bound`, an armed timer is set to
+    it instead of stopped, so that nothing waits without end; what remained is given back
+    after, unless the bound fired (the watchdog's last stage then runs its course)."""
     remaining, _ = signal.getitimer(signal.ITIMER_REAL)
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    handler = signal.getsignal(signal.SIGALRM)
+    # only an armed timer has a handler behind it: SIGALRM's default would kill the process
+    signal.setitimer(signal.ITIMER_REAL, bound if bound and remaining > 0 else 0)
     try:
         yield
     finally:
-        if remaining > 0:
+        if remaining > 0 and signal.getsignal(signal.SIGALRM) is handler:
             signal.setitimer(signal.ITIMER_REAL, remaining)
 
 

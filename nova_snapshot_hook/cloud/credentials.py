@@ -315,7 +315,8 @@ def _from_vars(variables, source, spell):
     for key in ("OS_CACERT", "OS_CERT", "OS_KEY"):
         if key in var:
             _check_tls_file(var[key], lambda m, k=key: fail(f"{spell(k)} {m}", k,
-                                                          f"correct {spell(k)} in {_where(source)}"))
+                                                          f"correct {spell(k)} in {_where(source)}"),
+                            what=spell(key), secret=key == "OS_KEY")
     return Credentials(
         auth_type=auth_type, auth_url=auth_url, **values,
         interface=_interface(var, fail, spell),
@@ -388,12 +389,15 @@ def _boolean(value, fail):
     fail()
 
 
-def _check_tls_file(path, fail):
+def _check_tls_file(path, fail, what, secret):
     # Cron and apt run in any directory, so a relative path would mean something different each time.
     if not os.path.isabs(path):
         fail("must be an absolute path")
     if not os.path.isfile(path):
         fail(f"names {path}, which does not exist")
+    # Whoever can write the CA bundle can put their own CA in it and read every request, the
+    # password's included; a client key is a secret like the password.
+    require_safe(path, os.stat(path), what, secret=secret)
 
 
 # ---------------------------------------------------------------- clouds.yaml (+ secure.yaml beside it)
@@ -425,11 +429,11 @@ def credentials_from_clouds(cloud, config_file=None, search=CLOUDS_SEARCH, named
                 fix=f"put the cloud in {search[0]}, or set OS_CLIENT_CONFIG_FILE in {_where(named_by)}")
     source = f"clouds.yaml {path} cloud {cloud}"
     entry, path_stat = _cloud_entry(path, cloud, required=True)
-    _require_private_if_secret(path, path_stat, entry)
+    require_safe(path, path_stat, "clouds file", secret=_holds_secret(entry))
     secure_path = os.path.join(os.path.dirname(path), "secure.yaml")
     if os.path.exists(secure_path):
         secure, secure_stat = _cloud_entry(secure_path, cloud, required=False)
-        _require_private_if_secret(secure_path, secure_stat, secure)
+        require_safe(secure_path, secure_stat, "clouds file", secret=_holds_secret(secure))
         entry = _merged(entry, secure)
     return _from_vars(_cloud_vars(entry, source), source, lambda key: _CLOUD_SPELLING.get(key, key))
 
@@ -452,6 +456,7 @@ def _load_yaml(text, path):
 
 def _cloud_entry(path, cloud, required):
     text, file_stat = _read_text(path, "clouds file")
+    require_safe(path, file_stat, "clouds file", secret=False)     # before trusting a word of it
     data = _load_yaml(text, path) or {}
     clouds = data.get("clouds") if isinstance(data, dict) else None
     if not isinstance(clouds, dict):
@@ -468,10 +473,9 @@ def _cloud_entry(path, cloud, required):
     return entry, file_stat
 
 
-def _require_private_if_secret(path, file_stat, entry):
+def _holds_secret(entry):
     auth = entry.get("auth") if isinstance(entry.get("auth"), dict) else {}
-    if any(auth.get(name) for name in _CLOUD_SECRETS):
-        require_private(path, file_stat, "clouds file")
+    return any(auth.get(name) for name in _CLOUD_SECRETS)
 
 
 def _merged(base, over):
@@ -547,17 +551,28 @@ def _read_text(path, what):
 
 
 def require_private(path, file_stat, what="credentials file", euid=None):
-    """A file holding secrets must belong to root (or, for a run by hand, to the user running it) and
-    must be neither readable nor writable by group or others."""
+    """A file holding secrets: see require_safe."""
+    require_safe(path, file_stat, what, secret=True, euid=euid)
+
+
+def require_safe(path, file_stat, what, secret, euid=None):
+    """Every file the credentials come from must belong to root (or, for a run by hand, to the user
+    running it) and be writable by nobody else, secret or not: whoever writes it chooses auth_url
+    and verify, and so receives the secret kept in the next file. Only a file without a secret may
+    be readable by group or others."""
     euid = os.geteuid() if euid is None else euid
+    mode = stat.S_IMODE(file_stat.st_mode)
+    bad_mode = mode & (0o066 if secret else 0o022)
+    chown, chmod = f"chown root:root {path}", f"chmod 600 {path}"
     if file_stat.st_uid not in ({0} if euid == 0 else {0, euid}):
         raise CredentialsError(
             f"{what} {path} is owned by {_user_name(file_stat.st_uid)}, not root: its owner could point "
-            "the hook at another cloud or account", fix=f"chown root:root {path}")
-    if file_stat.st_mode & 0o066:
-        raise CredentialsError(
-            f"{what} {path} has mode {stat.S_IMODE(file_stat.st_mode):04o}: group or others can read or "
-            "change the secrets in it", fix=f"chmod 600 {path}")
+            "the hook at another cloud or account", fix=f"{chown} && {chmod}" if bad_mode else chown)
+    if bad_mode:
+        harm = ("read or change the secrets in it" if secret else
+                "change it, and so point the hook at another cloud or turn TLS verification off")
+        raise CredentialsError(f"{what} {path} has mode {mode:04o}: group or others can {harm}",
+                               fix=chmod)
 
 
 def _user_name(uid):

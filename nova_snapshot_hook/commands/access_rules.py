@@ -66,16 +66,26 @@ def run(ctx, args):
 
 
 def notes(rules, where, project):
-    lines = [f"# {len(rules)} rules for server {where.server_id}."]
+    """What the rules still allow, said plainly: a credential on a VM is stolen with the VM."""
+    lines = [f"# {len(rules)} rules for server {where.server_id}. Whoever holds a credential "
+             "with them can still:"]
     if any(one["path"].endswith("/action") for one in rules):
-        lines.append("# Nova does not read the body of /action: the rule also allows this "
-                     "server's other actions (reboot, rebuild, stop, ...), of this server only.")
-    lines.append(f"# Glance's paths cannot name this server's images: the image rules cover every "
-                 f"image of project {project}"
-                 + (" (including deletion)." if any(one["method"] == "DELETE" and "/images/"
-                                                    in one["path"] for one in rules) else "."))
-    if where.volume_backed:
-        lines.append("# Likewise the volume rules cover every volume snapshot of the project.")
+        lines.append("# - make this server do ANY server action, not only createBackup: Nova does "
+                     "not read the body of /action. That includes rescue (boot it from another "
+                     "image with a new root password: its disk is then readable), "
+                     "os-getConsoleOutput (the console log), adding or removing security groups "
+                     "(opening its ports), reboot, stop, rebuild, resize, lock. This server only.")
+    if any(one["method"] == "PATCH" and "/images/" in one["path"] for one in rules):
+        lines.append(f"# - change ANY image of project {project}, not only this server's "
+                     "backups (Glance's paths cannot name them): its name and properties, its "
+                     "protection (so that it can be deleted), and its visibility (shared or "
+                     "community: readable by other projects).")
+    if any(one["method"] == "DELETE" and "/images/" in one["path"] for one in rules):
+        lines.append(f"# - delete ANY unprotected image of project {project}.")
+    if any("/snapshots" in one["path"] for one in rules):
+        lines.append("# - read, mark and delete ANY volume snapshot of the project.")
+    lines.append("# It cannot act on other servers, make servers, volumes or credentials, or "
+                 "touch the network: give it an expiry, and delete it when the server goes.")
     lines.append("# Run the command as the user owning the credential, with a password or an "
                  "unrestricted credential: one with access rules cannot make another.")
     return lines

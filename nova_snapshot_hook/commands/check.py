@@ -56,7 +56,8 @@ class Checks:
         print(redactor.mask(f"{state}: {name}: {text}"), flush=True)
 
     def run(self, name, step, *needs):
-        """Run one check; its result, or None when it failed or a check it needs did."""
+        """Run one check; its result (a WARN's too), or None when it failed or a check it
+        needs did."""
         if any(need is None for need in needs):
             self.say("SKIP", name, "needs a check above that failed")
             return None
@@ -66,15 +67,19 @@ class Checks:
             self.say("FAIL", name, str(err))
             return None
         self.say(state, name, text)
-        return value if state == "OK" else None
+        return value if state in ("OK", "WARN") else None
 
 
 def run(ctx, args):
     checks = Checks()
     settings = checks.run("settings", lambda: _settings(ctx.settings))
+    if settings and settings.https_proxy:
+        checks.run("proxy", _proxy, settings)
     checks.run("apt hook", _apt_hook)
     with ctx.bounded(settings.timeout if settings else 600):
         credentials = checks.run("credentials", lambda s: _credentials(ctx), settings)
+        for name, text in _exposed(credentials) if credentials else ():
+            checks.say("WARN", name, text)
         cloud = checks.run("token", lambda c: _token(ctx), credentials)
         identity = checks.run("server", lambda c: _server(ctx, c), cloud)
         checks.run("access rules", lambda c, i: _access_rules(ctx, c, i), cloud, identity)
@@ -108,6 +113,60 @@ def _settings(settings):
     import os
     where = settings.path if os.path.exists(settings.path) else f"{settings.path} (absent: defaults)"
     return "OK", f"{where}; server id {settings.server_id or '(detect)'}", settings
+
+
+def _proxy(settings):
+    """The proxy, its password masked; a password in a settings file others can read is theirs."""
+    import os
+    import stat
+    from ..cloud.session import proxy_password, shown_proxy
+    text = shown_proxy(settings.https_proxy) + (
+        f"; direct to {settings.no_proxy}" if settings.no_proxy else "")
+    try:
+        mode = stat.S_IMODE(os.stat(settings.path).st_mode)
+    except OSError:
+        mode = 0
+    if proxy_password(settings.https_proxy) and mode & 0o044:
+        who = "every local user" if mode & 0o004 else "the file's group"
+        return "WARN", (f"{text}: the proxy password in {settings.path} (mode {mode:04o}) is "
+                        f"readable by {who}: use a proxy that needs no password (one that lets "
+                        f"this VM in by its address), or make the file root-only: chmod 600 "
+                        f"{settings.path}"), settings
+    return "OK", text, settings
+
+
+def _exposed(credentials):
+    """(name, text) of a WARN line for each way the credentials travel unprotected."""
+    from urllib.parse import urlsplit
+    secret = "application credential secret" if \
+        credentials.auth_type == "v3applicationcredential" else "password"
+    source = credentials.source
+    in_clouds = source.startswith("clouds.yaml ")
+    where = "the environment" if source == "environment" else source
+    if not credentials.verify:
+        key, cacert = ("verify: false", "cacert") if in_clouds else \
+            ("OS_INSECURE=true", "OS_CACERT")
+        yield "TLS", (f"certificate verification is off ({key} in {where}): anyone between "
+                      f"this VM and the cloud can pose as Keystone and take the {secret} and "
+                      f"every token; remove it, and set {cacert} to the cloud's CA bundle if its "
+                      "certificate is not from a public CA")
+    url = urlsplit(credentials.auth_url)
+    if url.scheme == "http" and not _loopback(url.hostname):
+        key = "auth.auth_url" if in_clouds else "OS_AUTH_URL"
+        yield "auth URL", (f"{credentials.auth_url} is plain http://: the {secret} and every "
+                           f"token cross the network unencrypted; set {key} in {where} to the "
+                           "cloud's https:// Keystone URL")
+
+
+def _loopback(host):
+    """Plain HTTP to this host itself (a local TLS tunnel) never crosses the network."""
+    import ipaddress
+    if (host or "").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _credentials(ctx):

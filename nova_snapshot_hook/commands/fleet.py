@@ -22,6 +22,7 @@ from .options import (DEFAULT_ROTATION, DEFAULT_SERIES, METHOD_HELP, add_backup_
                       check_series, checked_backup_options)
 from ..errors import EXIT_FAILURE, AccessRuleRefused, ConfigError, HookError, IdentityError
 from ..log import SUCCESS, log, redactor
+from ..text import printable
 
 FLEET_HELP = {
     "series": f"the series of every server, Nova's backup_type (default {DEFAULT_SERIES})",
@@ -259,10 +260,10 @@ def dry_run(args, servers, request):
     else:
         for server, call in calls:
             (action, body), = call.body.items()
-            print(f"{server.get('name') or '-'} ({server['id']}): POST <compute>{call.path}  "
-                  f"{action} name={body['name']}"
-                  + (f" backup_type={body['backup_type']} rotation={body['rotation']}"
-                     if action == "createBackup" else ""))
+            print(printable(f"{server.get('name') or '-'} ({server['id']}): POST <compute>"
+                            f"{call.path}  {action} name={body['name']}"
+                            + (f" backup_type={body['backup_type']} rotation={body['rotation']}"
+                               if action == "createBackup" else "")))
         print(f"{len(calls)} server{'s' if len(calls) != 1 else ''} selected; nothing sent "
               "(--dry-run).")
     return 0

@@ -48,6 +48,11 @@ METHOD_HELP = ("createBackup, createImage with our own rotation, or auto: create
 def checked_backup_options(args, settings):
     """Refuse bad values of the options add_backup_options added; returns the timeout."""
     check_series(args.series, "BACKUP_TYPE")
+    name = getattr(args, "name", None)
+    problem = name is not None and naming.check_name(name)
+    if problem:
+        raise ConfigError(f"bad --name {name[:80]!r}: {problem}",
+                          fix="give --name a printable name of 1 to 255 characters")
     if args.rotation < 1:
         raise ConfigError(f"ROTATION {args.rotation} is refused: Nova's rotation 0 deletes the new "
                           "backup too", fix="give a ROTATION of 1 or more")

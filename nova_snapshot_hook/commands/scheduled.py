@@ -12,7 +12,7 @@ import time
 
 from ..rules import schedule
 from ..errors import EXIT_OK, ConfigError
-from ..files import FileLock
+from ..files import FileLock, atomic_write
 from ..log import log
 
 STATE_PATH = "/var/lib/nova-snapshot-hook/schedule"     # "YYYY-MM-DD tier" of the last success
@@ -126,7 +126,7 @@ def run(ctx, args):
             result = take_backup(ctx, request)
         report(result)
         if not args.tier:
-            write_state_to(state.handle, today, tier)
+            write_state_to(state.handle, today, tier, state.path)
     return EXIT_OK
 
 
@@ -170,9 +170,17 @@ def read_state_from(handle):
         return None, None
 
 
-def write_state_to(handle, day, tier):
+def write_state_to(handle, day, tier, path=None):
+    """Record the day's run: the file is replaced whole and synced (truncating it in place left
+    it empty after a crash, so the next run took the day's backup again). `handle` is the held
+    lock's, on the file the rename has just unlinked: it gets the same text, because a run that
+    opened the file before the rename and locks it once we let go reads through that handle."""
+    text = schedule.format_state(day, tier)
+    # Keep the file's bits (an older install's 0644 lets a dry run read it), never group or
+    # other write.
+    mode = os.fstat(handle.fileno()).st_mode & 0o755
+    atomic_write(path or state_path(), text, mode=mode, sync=True)
     handle.seek(0)
     handle.truncate()
-    handle.write(schedule.format_state(day, tier))
+    handle.write(text)
     handle.flush()
-    os.fsync(handle.fileno())

@@ -43,6 +43,20 @@ def check_series(series):
     return None
 
 
+def check_name(name):
+    """A name given by hand (`snapshot --name`), checked before the pre hooks freeze anything:
+    Nova would refuse it only after they did. Returns an error text or None."""
+    if not name.strip():
+        return "an image name cannot be empty"
+    if len(name) > MAX_NAME:
+        return f"an image name has at most {MAX_NAME} characters, not {len(name)}"
+    if name != name.strip():
+        return "Nova refuses a name that begins or ends with white space"
+    if any(not char.isprintable() for char in name):
+        return "an image name cannot hold control or format characters"
+    return None
+
+
 def timestamp(now=None):
     return time.strftime("%Y%m%dT%H%MZ", time.gmtime(now))
 

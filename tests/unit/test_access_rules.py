@@ -374,3 +374,15 @@ def test_check_warns_for_a_credential_without_rules(fake, capsys):
     out = capsys.readouterr().out
     assert "WARN: access rules: application credential nsh has no access rules: whoever is " \
            "root on this VM can act on every server and image of project demo" in out
+
+
+def test_the_notes_say_plainly_what_the_rules_still_allow():
+    from nova_snapshot_hook.commands.access_rules import notes
+    where = situation(rotation=True, volume_backed=True)
+    text = "\n".join(notes(access.rules_for([], where), where, "demo"))
+    for power in ("rescue", "console", "security groups", "visibility", "protection",
+                  "delete ANY unprotected image", "ANY volume snapshot"):
+        assert power in text
+    plain = situation()
+    text = "\n".join(notes(access.rules_for([], plain), plain, "demo"))
+    assert "delete ANY" not in text and "snapshot" not in text

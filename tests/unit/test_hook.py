@@ -23,7 +23,8 @@ def with_option(stream, line):
     return head + b"\n" + line + b"\n\n" + tail
 
 
-def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=False):
+def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=False, prelude="",
+             lock=None):
     conf = tmp_path / "nsh.conf"
     creds = tmp_path / "credentials"
     creds.write_text(credentials if credentials is not None else
@@ -32,15 +33,16 @@ def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=Fa
     creds.chmod(0o600)
     conf.write_text(f"[cloud]\ncredentials = {creds}\n[server]\nid = 11111111-2222-3333-4444-"
                     f"555555555555\nidentity_root = {tmp_path}\nmetadata_url =\n[snapshot]\n"
-                    f"lock = {tmp_path}/lock\n[log]\nsyslog = no\n[apt]\nwait = 10\n{settings}")
-    code = ("import sys; from nova_snapshot_hook.main import main; status = main(['apt-hook'])\n"
+                    f"lock = {lock or tmp_path / 'lock'}\n[log]\nsyslog = no\n[apt]\nwait = 10\n{settings}")
+    code = (prelude + "import sys; from nova_snapshot_hook.main import main; status = main(['apt-hook'])\n"
             + ("print('MODULES', sorted(m for m in %r if m in sys.modules))\n" % (HEAVY,) if probe else "")
             + "sys.exit(status)")
     # apt's InfoFD: the pipe's own number (a fixed fd 20 could be the pipe's other end).
     read_end, write_end = os.pipe()
     environment = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
                    "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf),
-                   "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tmp_path / "state"), **(env or {})}
+                   "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tmp_path / "state"),
+                   "NOVA_SNAPSHOT_HOOK_ATTEMPTS": str(tmp_path / "attempts"), **(env or {})}
     try:
         process = subprocess.Popen(["/usr/bin/python3", "-c", code], cwd=REPO, env=environment,
                                    pass_fds=(read_end,), stdout=subprocess.PIPE,

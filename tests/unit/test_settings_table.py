@@ -29,10 +29,12 @@ SHELL_CHECKS = {
 UNCHECKED = {config._text, config._operations}
 # Values both the Python parser and the shell check accept, and values both refuse.
 SAMPLES = {
-    config._count: (["0", "7", "12"], ["-1", "x", "1.5", "", "7 days"]),
-    config._rotation: (["1", "5"], ["0", "-1", "x", ""]),
-    config._positive_seconds: (["300", "2.5", ".5", "0.1"],
-                               ["0", "0.0", "-1", "abc", "", "1.2.3", "5s"]),
+    config._count: (["0", "7", "12", "1000"], ["-1", "x", "1.5", "", "7 days", "1001",
+                                               "99999999999999999999"]),
+    config._rotation: (["1", "5", "1000"], ["0", "-1", "x", "", "1001"]),
+    config._positive_seconds: (["300", "2.5", ".5", "0.1", "86400", "86400.0", "0086399.5"],
+                               ["0", "0.0", "-1", "abc", "", "1.2.3", "5s", "86401",
+                                "86400.5", "1e10", "inf", "nan", "100000"]),
     config._boolean: (["yes", "No", "TRUE", "on", "0", "off"], ["maybe", "", "2", "y"]),
 }
 # The debconf select whose choices are not the key's own words.
