@@ -88,6 +88,7 @@ class Snapshotter:
         self.clock, self.sleep = clock, sleep
         self.on_captured = on_captured       # the post hooks: the earliest moment they may run
         self.image_id = None                 # once Nova accepted the request
+        self.server = {}                     # as confirmed before the request
 
     def left(self):
         return self.deadline - self.clock()
@@ -120,7 +121,7 @@ class Snapshotter:
         started = self.clock()
         request = self.request
         name = request.name or naming.image_name(self.hostname, request.series)
-        server = self.wait_until_idle()
+        server = self.server = self.wait_until_idle()
         volume_backed = volumes.is_volume_backed(server)
         if volume_backed and request.method == "auto":
             log.info("The server boots from a volume: createBackup is not possible, using "
@@ -271,11 +272,14 @@ class Snapshotter:
         if not image or (image.get("status") == "active" and not snapshot_ids):
             return ""
         try:
-            delete.delete_backup(self.cloud, image)
+            deleted = delete.delete_backup(self.cloud, image, self.server_id, self.volume_ids(),
+                                           new=True)
         except CloudError as err:
             return f" (deleting it failed too: {err}; the next run or 'prune' finishes it)"
-        if snapshot_ids:
-            return f"; it was deleted with its {len(snapshot_ids)} volume snapshot(s)"
+        if deleted is None:
+            return "; it changed meanwhile and was left alone"
+        if deleted:
+            return f"; it was deleted with its {len(deleted)} volume snapshot(s)"
         return "; it was deleted"
 
     def mark_not_captured(self, image_id):
@@ -302,14 +306,22 @@ class Snapshotter:
                   if image.get(naming.SERIES_PROPERTY) == self.request.series]
         doomed = rotation.select_for_rotation(series, self.server_id, self.request.series,
                                               self.request.rotation, new_image_id)
+        rotated = []
         for image in doomed:
             log.info(f"Rotation: deleting {image.get('name')} ({image['id']})"
                      + (" with its volume snapshots." if volumes.snapshot_ids(image) else "."))
-            delete.delete_backup(self.cloud, image)
+            if delete.delete_backup(self.cloud, image, self.server_id,
+                                    self.volume_ids()) is not None:
+                rotated.append(image["id"])
         if any(volumes.snapshot_ids(image) for image in images):
             # `images` still holds the doomed ones: their snapshots went with them just now
-            delete.delete_orphans(self.cloud, self.server_id, images)
-        return [image["id"] for image in doomed]
+            delete.delete_orphans(self.cloud, self.server_id, images, self.volume_ids())
+        return rotated
+
+    def volume_ids(self):
+        """The server's volumes as Nova listed them before the request: the only ones whose
+        snapshots a deletion touches."""
+        return volumes.attached_volume_ids(self.server)
 
 
 def report(result):

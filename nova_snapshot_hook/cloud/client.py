@@ -8,6 +8,8 @@ the cause and the file or key to fix.
 """
 
 import contextlib
+import re
+from urllib.parse import urlsplit
 
 from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
@@ -15,7 +17,7 @@ from novaclient import client as nova_client, exceptions as nova_exc
 from . import IMAGE_PATCH, MICROVERSION
 from ..errors import (AccessRuleRefused, ActionRefused, CloudError, CredentialsError, HookError,
                       IdentityError)
-from ..rules import access
+from ..rules import access, volumes
 
 
 
@@ -142,7 +144,7 @@ class Cloud:
             while url:
                 page = self.glance.get(url, params=params).json()
                 images.extend(page.get("images", []))
-                url, params = page.get("next"), None
+                url, params = self.next_page(self.glance, "Glance", page.get("next")), None
         return images
 
     def delete_image(self, image_id):
@@ -202,12 +204,14 @@ class Cloud:
             while url:
                 page = self.cinder.get(url).json()
                 snapshots.extend(page.get("snapshots", []))
-                url = next((link.get("href") for link in page.get("snapshots_links") or []
-                            if link.get("rel") == "next"), None)
+                url = self.next_page(self.cinder, "Cinder", next(
+                    (link.get("href") for link in page.get("snapshots_links") or []
+                     if isinstance(link, dict) and link.get("rel") == "next"), None))
         return snapshots
 
     def delete_volume_snapshot(self, snapshot_id):
         """Ask Cinder to delete the snapshot (it goes on in the background); gone already is fine."""
+        snapshot_id = _cinder_id(snapshot_id, "volume snapshot")
         with self.translated("deleting volume snapshot " + snapshot_id, cinder=True):
             try:
                 self.cinder.delete(f"/snapshots/{snapshot_id}")
@@ -216,12 +220,14 @@ class Cloud:
 
     def mark_volume_snapshot(self, snapshot_id, metadata):
         """Add metadata keys to a snapshot (POST /snapshots/{id}/metadata keeps the others)."""
+        snapshot_id = _cinder_id(snapshot_id, "volume snapshot")
         with self.translated("marking volume snapshot " + snapshot_id, cinder=True):
             self.cinder.post(f"/snapshots/{snapshot_id}/metadata", json={"metadata": metadata})
 
     def volumes(self, volume_ids):
         """The named volumes as dicts (GET /volumes/{id}); a volume gone meanwhile is left out."""
         found = []
+        volume_ids = [_cinder_id(volume_id, "volume") for volume_id in volume_ids]
         with self.translated("reading the server's volumes", cinder=True):
             for volume_id in volume_ids:
                 try:
@@ -234,6 +240,21 @@ class Cloud:
         """Cinder's absolute limits and usage (GET /limits): {"maxTotalSnapshots": 10, ...}."""
         with self.translated("reading the volume quota", cinder=True):
             return dict(self.cinder.get("/limits").json().get("limits", {}).get("absolute", {}))
+
+    def next_page(self, service, name, link):
+        """The URL of a listing's next page, or None at the last one. A link is followed only on
+        the catalog's own endpoint: keystoneauth sends the token to any absolute URL."""
+        if not link:
+            return None
+        endpoint = service.get_endpoint()
+        url = page_link(link, endpoint)
+        if url is None:
+            raise CloudError(f"{name}'s next-page link {_first_line(link)[:200]} is not on its "
+                             f"catalog endpoint {endpoint}: not followed, the token would go "
+                             "with it",
+                             fix=f"ask the cloud's operators to make {name} link its pages on "
+                                 "the endpoint of the catalog (its public_endpoint setting)")
+        return url
 
     # -- errors -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -301,6 +322,46 @@ class Cloud:
             f"{doing}: not allowed by this credential's access rules (HTTP 401; no rule "
             f"{access.describe(missing)})", rule=missing,
             fix="'nova-snapshot-hook access-rules' prints the rules this server needs") from None
+
+
+def _cinder_id(value, what):
+    """`value`, when it is a UUID: an id read from the cloud is never put into a URL path as
+    anything else (`../volumes/ID` reaches DELETE /volumes/ID)."""
+    if not volumes.is_uuid(value):
+        raise CloudError(f"refused to send {what} id {_first_line(repr(value))[:80]} to Cinder: "
+                         "not a UUID", fix="an image's block_device_mapping or the cloud's answer "
+                         "holds a forged id: look at who changed it")
+    return value
+
+
+_DOT_SEGMENT = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)", re.IGNORECASE)
+
+
+def page_link(link, endpoint):
+    """The absolute URL of a page link when it stays on `endpoint` (same scheme, host, port, and
+    below its path), else None. A link without scheme or host is a path below the endpoint, as
+    keystoneauth reads it (Glance's `next` is one). Pure: for every paginated listing."""
+    if not isinstance(link, str) or not isinstance(endpoint, str):
+        return None
+    base = urlsplit(endpoint)
+    try:
+        parts = urlsplit(link)
+        if not parts.scheme and not parts.netloc:
+            parts = urlsplit(endpoint.rstrip("/") + "/" + link.lstrip("/"))
+        if (parts.scheme.lower(), parts.hostname, parts.port or _PORTS.get(parts.scheme.lower())) \
+                != (base.scheme.lower(), base.hostname,
+                    base.port or _PORTS.get(base.scheme.lower())):
+            return None
+    except ValueError:          # a port that is not a number
+        return None
+    prefix = base.path.rstrip("/") + "/"
+    if parts.username is not None or parts.password is not None or \
+            not parts.path.startswith(prefix) or _DOT_SEGMENT.search(parts.path) or "\\" in link:
+        return None
+    return parts.geturl()
+
+
+_PORTS = {"http": 80, "https": 443}
 
 
 def _application_credential(access):

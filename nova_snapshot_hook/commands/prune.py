@@ -5,7 +5,7 @@ from ..backup import delete
 from ..context import say
 from ..rules import naming, retention, volumes
 from .options import add_server, check_series, whole_number
-from ..errors import EXIT_OK, CloudError
+from ..errors import EXIT_OK, CloudError, IdentityError
 from ..log import SUCCESS, log
 
 
@@ -44,6 +44,8 @@ def run(ctx, args):
         doomed = retention.to_delete(plans)
         # the doomed images' own snapshots go with them (delete_backup), not as orphans
         orphaned = orphaned_snapshots(ctx, images)
+        volume_ids = server_volumes(ctx) if any(
+            volumes.snapshot_ids(image) for image in doomed) else []
         for snapshot in orphaned:
             say(f"  delete  volume snapshot {snapshot['id']} ({snapshot.get('size', '?')} GB, "
                 f"{snapshot.get('status')}): ours, of backup image "
@@ -53,15 +55,19 @@ def run(ctx, args):
                 say(f"Dry run: {len(doomed)} image(s) and {len(orphaned)} orphaned volume "
                     "snapshot(s) would be deleted; add --delete to delete them.")
             return EXIT_OK
+        deleted = 0
         for image in doomed:
-            snapshot_ids = delete.delete_backup(ctx.cloud, image)
+            snapshot_ids = delete.delete_backup(ctx.cloud, image, ctx.server_id, volume_ids)
+            if snapshot_ids is None:        # it changed since the listing: the line says how
+                continue
+            deleted += 1
             log.info(f"Prune: deleted {image.get('name')} ({image['id']})"
                      + (f" and its {len(snapshot_ids)} volume snapshot(s)." if snapshot_ids else "."))
         for snapshot in orphaned:
             ctx.cloud.delete_volume_snapshot(snapshot["id"])
             log.info(f"Prune: deleted orphaned volume snapshot {snapshot['id']}.")
-    if doomed or orphaned:
-        log.log(SUCCESS, f"Prune: {len(doomed)} image(s) and {len(orphaned)} orphaned volume "
+    if deleted or orphaned:
+        log.log(SUCCESS, f"Prune: {deleted} image(s) and {len(orphaned)} orphaned volume "
                          "snapshot(s) deleted.")
     return EXIT_OK
 
@@ -76,3 +82,16 @@ def orphaned_snapshots(ctx, images):
     except CloudError as err:
         log.warning(f"cannot look for orphaned volume snapshots: {err}")
         return []
+
+
+def server_volumes(ctx):
+    """The volumes attached to the server as Nova lists them: the snapshots of them that a
+    backup names are its own. None, with a warning, when Nova cannot say (the server is gone):
+    only our marks then tell a backup's snapshots (backup/delete.py)."""
+    try:
+        server = ctx.cloud.get_server(ctx.server_id)
+    except (IdentityError, CloudError) as err:
+        log.warning(f"cannot read the volumes of server {ctx.server_id} ({err}): only the volume "
+                    "snapshots that carry our marks for a backup are deleted with it")
+        return None
+    return volumes.attached_volume_ids(server.to_dict() if hasattr(server, "to_dict") else {})

@@ -9,9 +9,14 @@ Volume-backed servers). Those snapshots are part of the backup:
   captured) -- never because of its name alone;
 - deleting a backup deletes its snapshots first and the image last, after marking the image as
   being deleted: the image stays the record of what is left until the last step is done.
+
+The mapping is data anyone with image PATCH can write, and a snapshot id goes into a URL path
+(`../volumes/ID` would become DELETE /volumes/ID): only UUIDs are read from it, and a snapshot is
+deleted only when Cinder says it is one of the server's volumes' (`deletable`).
 """
 
 import json
+import re
 
 from .capture import CAPTURED, FAILED, PENDING
 from .naming import PREFIX
@@ -21,9 +26,17 @@ IMAGE_MARK, SERVER_MARK = PREFIX + "image", PREFIX + "server"   # on our snapsho
 UNLIMITED = -1
 
 
-def snapshot_entries(image):
-    """The entries of the image's block_device_mapping (a JSON text in Glance) that name a
-    Cinder snapshot; [] for any other image, or a mapping that cannot be read."""
+# Canonical only: whatever else a URL path would make of it is never sent.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_uuid(value):
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
+def _mapping(image):
+    """The entries of the image's block_device_mapping (a JSON text in Glance) as dicts; [] for
+    any other image, or a mapping that cannot be read."""
     mapping = (image or {}).get("block_device_mapping")
     if isinstance(mapping, str):
         try:
@@ -32,8 +45,18 @@ def snapshot_entries(image):
             return []
     if not isinstance(mapping, list):
         return []
-    return [entry for entry in mapping if isinstance(entry, dict)
-            and isinstance(entry.get("snapshot_id"), str) and entry["snapshot_id"]]
+    return [entry for entry in mapping if isinstance(entry, dict)]
+
+
+def snapshot_entries(image):
+    """The entries of the image's block_device_mapping that name a Cinder snapshot by UUID."""
+    return [entry for entry in _mapping(image) if is_uuid(entry.get("snapshot_id"))]
+
+
+def rejected_snapshot_ids(image):
+    """What the mapping gives as a snapshot id that is not a UUID: never used, never deleted."""
+    return [entry["snapshot_id"] for entry in _mapping(image)
+            if entry.get("snapshot_id") not in (None, "") and not is_uuid(entry["snapshot_id"])]
 
 
 def snapshot_ids(image):
@@ -92,6 +115,46 @@ def orphans(snapshots, images, server_id):
             continue
         found.append(snapshot)
     return found
+
+
+def deletable(ids, snapshots, image_id, server_id, volume_ids):
+    """(ids to delete, [(id, why not)]) of a backup's snapshots `ids`, by what Cinder says
+    (`snapshots`: its listing by id), the volumes of the image's server as Nova lists them, and
+    our marks. One gone already, or being deleted, is neither: nothing is left to do."""
+    delete, refused = [], []
+    for sid in ids:
+        snapshot = snapshots.get(sid)
+        if snapshot is None or snapshot.get("status") == "deleting":
+            continue
+        why = not_of_server(snapshot, volume_ids, server_id, image_id)
+        mark = (snapshot.get("metadata") or {}).get(IMAGE_MARK)
+        if not why and mark and mark != image_id:     # another backup's: it would break that one
+            why = f"it is marked as part of backup image {mark}"
+        if why:
+            refused.append((sid, why))
+        else:
+            delete.append(sid)
+    return delete, refused
+
+
+def not_of_server(snapshot, volume_ids, server_id, image_id=None):
+    """Why Cinder's snapshot is not part of a backup of the server (None: it is): it is one of
+    the server's volumes' (`volume_ids` as Nova lists them, None when unknown), or it carries our
+    marks for this server (and this image, when given). The marks keep a volume detached since
+    the backup from leaving part of the backup behind; they are metadata, but whoever can write
+    them can delete the snapshot outright, and no mark turns a volume into a snapshot."""
+    if volume_ids is not None and snapshot.get("volume_id") in set(volume_ids):
+        return None
+    marks = snapshot.get("metadata") or {}
+    if marks.get(SERVER_MARK) == server_id and marks.get(IMAGE_MARK) and (
+            image_id is None or marks.get(IMAGE_MARK) == image_id):
+        return None
+    volume = snapshot.get("volume_id") or "(none)"
+    if volume_ids is None:
+        return f"it is a snapshot of volume {volume} without our marks, and the server's " \
+               "volumes cannot be read"
+    return f"Cinder says it is a snapshot of volume {volume}, which is not attached to the " \
+           "server, and it does not carry our marks for this backup"
 
 
 def backup_needs(volumes):

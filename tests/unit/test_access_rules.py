@@ -14,6 +14,7 @@ from nova_snapshot_hook.commands.access_rules import create_command
 from nova_snapshot_hook.rules import access
 
 SERVER = "11111111-2222-3333-4444-555555555555"
+VOLUME = "0a0a0a0a-1111-4222-8333-444444444444"   # Cinder ids are UUIDs
 PROJECT = "f" * 32
 PREFIXED = [  # a cloud that serves each service under a path of one host
     {"type": "identity", "endpoints": [{"interface": "public", "region_id": "R", "region": "R",
@@ -160,7 +161,7 @@ class FakeCloud:
                   "OS-EXT-STS:task_state": None, "image": {"id": "base"},
                   "os-extended-volumes:volumes_attached": []}
         if self.volume_backed:
-            server.update(image="", **{"os-extended-volumes:volumes_attached": [{"id": "vol1"}]})
+            server.update(image="", **{"os-extended-volumes:volumes_attached": [{"id": VOLUME}]})
         return server
 
     def send(self, request, *args, **kwargs):
@@ -219,8 +220,8 @@ class FakeCloud:
         if method == "DELETE" and path.startswith(volume + "/snapshots/"):
             self.snapshots.pop(path.rsplit("/", 1)[1], None)
             return 202, None, {}
-        if (method, path) == ("GET", volume + "/volumes/vol1"):
-            return 200, {"volume": {"id": "vol1", "size": 1, "attachments": [
+        if (method, path) == ("GET", volume + "/volumes/" + VOLUME):
+            return 200, {"volume": {"id": VOLUME, "size": 1, "attachments": [
                 {"server_id": SERVER, "device": "/dev/vda"}]}}, {}
         if (method, path) == ("GET", volume + "/limits"):
             return 200, {"limits": {"absolute": {"maxTotalSnapshots": 50,
@@ -239,7 +240,7 @@ class FakeCloud:
         if self.volume_backed:
             snapshot_id = str(uuid.uuid4())
             self.snapshots[snapshot_id] = {"id": snapshot_id, "status": "available", "size": 1,
-                                           "volume_id": "vol1", "metadata": {}}
+                                           "volume_id": VOLUME, "metadata": {}}
             image["block_device_mapping"] = json.dumps([{"snapshot_id": snapshot_id,
                                                          "boot_index": 0}])
         self.images[image_id] = image

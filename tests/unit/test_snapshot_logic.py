@@ -38,6 +38,9 @@ class ScriptedCloud:
 
     def get_image(self, image_id):
         self.calls.append("get_image")
+        listed = next((image for image in self.images if image["id"] == image_id), None)
+        if listed and image_id != "new":        # read again before it is deleted
+            return dict(listed)
         status = self._next(self.statuses)
         return None if status is None else {"id": image_id, "status": status}
 

@@ -4,6 +4,7 @@ cloud (no HTTP)."""
 
 import json
 import types
+import uuid
 
 import pytest
 
@@ -17,6 +18,11 @@ from fake_clock import FakeClock
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 OTHER = "99999999-2222-3333-4444-555555555555"
+
+
+def sid(name):
+    """A snapshot id as Cinder makes them: the mapping's ids are read only as UUIDs."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 def bdm(*snapshots, size=1):
@@ -38,8 +44,10 @@ def our_image(image_id, created, series="daily", snapshots=(), status="active", 
 
 # -- the rules --------------------------------------------------------------------------------
 def test_snapshot_ids_read_the_mapping_as_json_text_or_list_and_skip_the_rest():
-    assert volumes.snapshot_ids({"block_device_mapping": bdm("s1", "s2")}) == ["s1", "s2"]
-    assert volumes.snapshot_ids({"block_device_mapping": json.loads(bdm("s1", "s1"))}) == ["s1"]
+    s1, s2 = sid("s1"), sid("s2")
+    assert volumes.snapshot_ids({"block_device_mapping": bdm(s1, s2)}) == [s1, s2]
+    assert volumes.snapshot_ids({"block_device_mapping": json.loads(bdm(s1, s1))}) == [s1]
+    assert volumes.snapshot_ids({"block_device_mapping": bdm("../volumes/" + s2, s1)}) == [s1]
     assert volumes.snapshot_ids({"block_device_mapping": "{not json"}) == []
     assert volumes.snapshot_ids({"block_device_mapping": json.dumps(
         [{"source_type": "image", "uuid": "x"}])}) == []
@@ -167,6 +175,9 @@ class Cinderish:
     def delete_image(self, image_id):
         self.calls.append(("delete_image", image_id))
 
+    def get_image(self, image_id):
+        return next((dict(image) for image in self.images if image["id"] == image_id), None)
+
     def volume_snapshots(self):
         if self.fail_list:
             raise CloudError("listing the volume snapshots: HTTP 500")
@@ -181,25 +192,29 @@ class Cinderish:
 
 
 def test_a_backup_goes_mark_first_then_its_snapshots_then_the_image():
-    cloud = Cinderish()
-    delete.delete_backup(cloud, our_image("img", "2026-11-01T00:00:00Z", snapshots=["s1", "s2"]))
+    image = our_image("img", "2026-11-01T00:00:00Z", snapshots=[sid("s1"), sid("s2")])
+    cloud = Cinderish(images=[image], snapshots=[
+        {"id": sid(n), "status": "available", "volume_id": "vol-0"} for n in ("s1", "s2")])
+    delete.delete_backup(cloud, image, SERVER, ["vol-0"])
     assert cloud.calls == [("mark", "img", [volumes.DELETING_PROPERTY]),
-                           ("delete_snapshot", "s1"), ("delete_snapshot", "s2"),
+                           ("delete_snapshot", sid("s1")), ("delete_snapshot", sid("s2")),
                            ("delete_image", "img")]
 
 
 def test_a_failed_snapshot_delete_keeps_the_image_as_the_record():
-    cloud = Cinderish(fail_snapshot_delete={"s2"})
+    image = our_image("img", "2026-11-01T00:00:00Z", snapshots=[sid("s1"), sid("s2")])
+    cloud = Cinderish(fail_snapshot_delete={sid("s2")}, images=[image], snapshots=[
+        {"id": sid(n), "status": "available", "volume_id": "vol-0"} for n in ("s1", "s2")])
     with pytest.raises(CloudError):
-        delete.delete_backup(cloud, our_image("img", "2026-11-01T00:00:00Z",
-                                              snapshots=["s1", "s2"]))
+        delete.delete_backup(cloud, image, SERVER, ["vol-0"])
     assert ("delete_image", "img") not in cloud.calls
     assert cloud.calls[0][0] == "mark"
 
 
 def test_an_image_backed_backup_is_deleted_with_one_call():
-    cloud = Cinderish()
-    delete.delete_backup(cloud, our_image("img", "2026-11-01T00:00:00Z"))
+    image = our_image("img", "2026-11-01T00:00:00Z")
+    cloud = Cinderish(images=[image])
+    delete.delete_backup(cloud, image, SERVER, [])
     assert cloud.calls == [("delete_image", "img")]
 
 
@@ -214,7 +229,7 @@ class VolumeCloud(Cinderish):
         self.limits = limits if limits is not None else {"maxTotalSnapshots": 10,
                                                          "totalSnapshotsUsed": 0}
         self.volume_ids = [f"vol-{n}" for n in range(volume_count)]
-        self.new_snapshots = [f"new-s{n}" for n in range(volume_count)]
+        self.new_snapshots = [sid(f"new-s{n}") for n in range(volume_count)]
         self.actions = []
 
     def get_server(self, server_id):
@@ -234,13 +249,16 @@ class VolumeCloud(Cinderish):
         return {"image_id": "new"}, "req-1"
 
     def get_image(self, image_id):
+        if image_id != "new":
+            return super().get_image(image_id)
         return our_image("new", "2026-11-05T00:00:00Z", snapshots=self.new_snapshots)
 
     def volume_snapshots(self):
         status = self.snapshot_statuses.pop(0) if len(self.snapshot_statuses) > 1 \
             else self.snapshot_statuses[0]
-        for sid in self.new_snapshots:
-            self.snapshots.setdefault(sid, {"id": sid})["status"] = status
+        for snapshot_id, volume_id in zip(self.new_snapshots, self.volume_ids):
+            self.snapshots.setdefault(snapshot_id, {"id": snapshot_id, "volume_id": volume_id})[
+                "status"] = status
         return super().volume_snapshots()
 
     def action_failed(self, server_id, request_id):
@@ -259,15 +277,17 @@ def test_a_volume_backed_server_goes_straight_to_createimage_and_waits_for_its_s
     result = snapshot(cloud)
     assert cloud.actions == ["createImage"] and result.method == "createImage"
     assert result.state == "active"
-    assert ("mark_snapshot", "new-s0") in cloud.calls and ("mark_snapshot", "new-s1") in cloud.calls
-    assert cloud.snapshots["new-s0"]["metadata"] == volumes.our_marks("new", SERVER)
+    assert ("mark_snapshot", sid("new-s0")) in cloud.calls
+    assert ("mark_snapshot", sid("new-s1")) in cloud.calls
+    assert cloud.snapshots[sid("new-s0")]["metadata"] == volumes.our_marks("new", SERVER)
 
 
 def test_a_snapshot_in_error_fails_the_backup_and_nothing_of_it_stays():
     cloud = VolumeCloud(snapshot_statuses=["creating", "error"])
     with pytest.raises(CloudError, match="volume snapshot .* 'error'.*deleted with its 2"):
         snapshot(cloud)
-    assert ("delete_snapshot", "new-s0") in cloud.calls and ("delete_snapshot", "new-s1") in cloud.calls
+    assert ("delete_snapshot", sid("new-s0")) in cloud.calls
+    assert ("delete_snapshot", sid("new-s1")) in cloud.calls
     assert cloud.calls[-1] == ("delete_image", "new")
 
 
@@ -286,24 +306,27 @@ def test_an_unreadable_cinder_list_still_makes_the_backup_with_one_warning(warni
 
 
 def test_rotation_deletes_the_surplus_with_its_snapshots_and_sweeps_orphans():
-    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=["b-s0"]),
-             our_image("a", "2026-11-02T00:00:00Z", snapshots=["a-s0"])]
-    orphan = {"id": "lost", "status": "available", "metadata": volumes.our_marks("gone", SERVER)}
-    foreign = {"id": "theirs", "status": "available", "name": "snapshot for web01-daily-zzz"}
-    cloud = VolumeCloud(snapshots=[orphan, foreign, {"id": "a-s0", "status": "available"},
-                                   {"id": "b-s0", "status": "available"}])
+    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=[sid("b-s0")]),
+             our_image("a", "2026-11-02T00:00:00Z", snapshots=[sid("a-s0")])]
+    orphan = {"id": sid("lost"), "status": "available", "volume_id": "vol-0",
+              "metadata": volumes.our_marks("gone", SERVER)}
+    foreign = {"id": sid("theirs"), "status": "available", "volume_id": "vol-0",
+               "name": "snapshot for web01-daily-zzz"}
+    cloud = VolumeCloud(snapshots=[orphan, foreign, *(
+        {"id": sid(name), "status": "available", "volume_id": "vol-0"} for name in ("a-s0", "b-s0"))])
     cloud.images = [our_image("new", "2026-11-05T00:00:00Z", snapshots=cloud.new_snapshots)] + older
     result = snapshot(cloud, rotation=2)
     assert result.rotated == ["a"]
     deleted = [c[1] for c in cloud.calls if c[0] == "delete_snapshot"]
-    assert deleted == ["a-s0", "lost"] and ("delete_image", "a") in cloud.calls
-    assert "theirs" in cloud.snapshots and "b-s0" in cloud.snapshots
+    assert deleted == [sid("a-s0"), sid("lost")] and ("delete_image", "a") in cloud.calls
+    assert sid("theirs") in cloud.snapshots and sid("b-s0") in cloud.snapshots
 
 
 def test_a_failed_snapshot_delete_in_rotation_is_one_warning_and_the_image_stays(warnings):
-    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=["b-s0"]),
-             our_image("a", "2026-11-02T00:00:00Z", snapshots=["a-s0"])]
-    cloud = VolumeCloud(fail_snapshot_delete={"a-s0"})
+    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=[sid("b-s0")]),
+             our_image("a", "2026-11-02T00:00:00Z", snapshots=[sid("a-s0")])]
+    cloud = VolumeCloud(fail_snapshot_delete={sid("a-s0")}, snapshots=[
+        {"id": sid("a-s0"), "status": "available", "volume_id": "vol-0"}])
     cloud.images = [our_image("new", "2026-11-05T00:00:00Z", snapshots=cloud.new_snapshots)] + older
     result = snapshot(cloud, rotation=2)
     assert result.image_id == "new" and result.rotated == []
@@ -314,21 +337,22 @@ def test_a_failed_snapshot_delete_in_rotation_is_one_warning_and_the_image_stays
 
 # -- what people see ---------------------------------------------------------------------------
 def test_list_shows_each_snapshot_state_the_marks_and_what_is_kept():
-    images = [our_image("img-2", "2026-11-02T00:00:00Z", snapshots=["s2"]),
-              our_image("img-1", "2026-11-01T00:00:00Z", snapshots=["s1"],
+    s1, s2 = sid("s1"), sid("s2")
+    images = [our_image("img-2", "2026-11-02T00:00:00Z", snapshots=[s2]),
+              our_image("img-1", "2026-11-01T00:00:00Z", snapshots=[s1],
                         **{volumes.DELETING_PROPERTY: "2026-11-02T00:00:00Z"})]
     pinned = our_image("img-0", "2026-10-01T00:00:00Z", size=2 ** 20)
     images.append(apply_patch(pinned, pinning.pin_patch(pinned)))
-    snapshots = {"s2": {"id": "s2", "status": "available", "size": 1, "volume_id": "vol-0"}}
+    snapshots = {s2: {"id": s2, "status": "available", "size": 1, "volume_id": "vol-0"}}
     text = "\n".join(views.list_lines(images, SERVER, snapshots))
-    assert "volume snapshot s2 available, 1 GB, of volume vol-0" in text
-    assert "volume snapshot s1 (not found in Cinder)" in text
+    assert f"volume snapshot {s2} available, 1 GB, of volume vol-0" in text
+    assert f"volume snapshot {s1} (not found in Cinder)" in text
     assert "Kept in series daily: 1 image(s), 0 B + 1 GB volume snapshots." in text
     assert "Kept in series pinned: 1 image(s), 1.0 MiB." in text
     assert "Kept in all: 2 image(s), 1.0 MiB + 1 GB volume snapshots." in text
     assert "K: pinned" in text and "D: being deleted" in text
     unknown = "\n".join(views.list_lines(images, SERVER, None))
-    assert "s2 (state unknown: Cinder could not be read)" in unknown
+    assert f"{s2} (state unknown: Cinder could not be read)" in unknown
 
 
 def test_most_kept_counts_each_series_plus_one_new_backup():
