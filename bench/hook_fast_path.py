@@ -103,7 +103,7 @@ def main():
         with open(settings, "w") as f:
             f.write(SETTINGS)
         ENV.update(APT_HOOK_INFO_FD="0", NOVA_SNAPSHOT_HOOK_CONFIG=settings,
-                   NOVA_SNAPSHOT_HOOK_STATE_DIR=os.path.join(directory, "state"))
+                   NOVA_SNAPSHOT_HOOK_ROOT=os.path.join(directory, "host"))
         paths, sizes = make_streams(directory)
         commands = [("baseline", baseline, paths["empty-list"])]
         commands += [(name, hook, path) for name, path in paths.items()]

@@ -7,15 +7,16 @@ TABLE below is the one list of the keys: their defaults, parsers and debconf que
 shipped settings file, the man page's list and the debconf templates and checks are tested
 against it (tests/unit/test_settings_table.py).
 
-Nothing is imported at the top but what the interpreter has already loaded: the apt hook reads
-the settings on every run that gets past apt's stream, and apt/policy.py takes DEFAULT_IMPORTANT
-from here before that (doc/hook-speed.md).
+Nothing is imported at the top but what the interpreter has already loaded, and paths.py (os
+alone; the apt hook loads it anyway): the apt hook reads the settings on every run that gets past
+apt's stream, and apt/policy.py takes DEFAULT_IMPORTANT from here before that
+(doc/hook-speed.md).
 """
 
 import os
 
-DEFAULT_PATH = "/etc/nova-snapshot-hook/nova-snapshot-hook.conf"
-DEFAULT_CREDENTIALS = "/etc/nova-snapshot-hook/credentials"
+from . import paths
+
 DEFAULT_METADATA_URL = "http://169.254.169.254/openstack/latest/meta_data.json"
 METHODS = ("auto", "backup", "image")
 OPERATION_WORDS = ("install", "upgrade", "downgrade", "remove", "reinstall")
@@ -139,7 +140,7 @@ TABLE = (
     Key("snapshot", "poll_interval", "poll_interval", 1.0, _poll_seconds),
     # root-only (0700): a lock others can open, others can hold (files.FileLock)
     Key("snapshot", "lock", "lock_path", "/run/nova-snapshot-hook/lock", _text),
-    Key("cloud", "credentials", "credentials", DEFAULT_CREDENTIALS, _text),
+    Key("cloud", "credentials", "credentials", paths.CREDENTIALS, _text),
     Key("cloud", "https_proxy", "https_proxy", "", _text),
     Key("cloud", "no_proxy", "no_proxy", "", _text),
     Key("cloud", "api_timeout", "api_timeout", 30.0, _positive_seconds),  # one HTTP request
@@ -170,7 +171,7 @@ TABLE = (
     Key("hooks", "timeout", "hooks_timeout", 60.0, _positive_seconds),   # each hook
     Key("hooks", "pre_failure", "hooks_pre_failure", "skip", _pre_failure),
 )
-DEFAULTS = {"path": DEFAULT_PATH, **{key.attribute: key.default for key in TABLE}}
+DEFAULTS = {"path": paths.SETTINGS, **{key.attribute: key.default for key in TABLE}}
 KEYS = {(key.section, key.name): key for key in TABLE}
 KNOWN_SECTIONS = {key.section for key in TABLE}
 
@@ -239,7 +240,7 @@ def load_settings(path=None):
     from .errors import ConfigError
 
     explicit = path is not None
-    path = path or os.environ.get("NOVA_SNAPSHOT_HOOK_CONFIG") or DEFAULT_PATH
+    path = path or os.environ.get("NOVA_SNAPSHOT_HOOK_CONFIG") or paths.SETTINGS
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()

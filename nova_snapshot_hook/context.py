@@ -118,7 +118,7 @@ class Context:
     def bounded(self, seconds, last_words=None):
         """Run the block within `seconds`: ctx.deadline for the code's own waits, the watchdog
         for whatever ignores it (name resolution, a stuck peer, a library's broad except)."""
-        from .backup.watchdog import watchdog
+        from .deadline import watchdog
         self.deadline = time.monotonic() + seconds
         with watchdog(seconds, last_words=last_words):
             yield self.deadline

@@ -7,6 +7,7 @@ whose ``fix`` names the file, line or key to change. Nothing else may reach the 
 EXIT_OK = 0
 EXIT_FAILURE = 1      # the cloud or the snapshot failed
 EXIT_USAGE = 2        # bad arguments, settings or credentials: fix the input
+EXIT_UNREADABLE = 2   # status, fleet status: the backups cannot be read
 
 
 class HookError(Exception):

@@ -11,6 +11,7 @@ import stat
 import time
 
 from .errors import ConfigError
+from .paths import LOCK
 
 
 def atomic_write(path, text, mode=0o600, sync=False):
@@ -183,7 +184,7 @@ class UnsafeLock(ConfigError):
     def __init__(self, path, why):
         super().__init__(f"the lock {path} {why}: any local user could hold it and stop "
                          "every backup", fix=f"remove {path}, or set [snapshot] lock to a path "
-                         "in a directory only root can write (the default, /run/nova-snapshot-hook/lock)")
+                         f"in a directory only root can write (the default, {LOCK})")
         self.path = path
 
 

@@ -5,7 +5,7 @@ terminal or syslog. Standard library only, nothing slow to import (log.py import
 
 import time
 
-from .cloud import IMAGE_PATCH, MICROVERSION
+from .api_versions import IMAGE_PATCH, MICROVERSION
 
 
 class Call:

@@ -1,6 +1,59 @@
-import os
-import sys
+"""For the whole test run: every file the tool writes goes under a temporary
+NOVA_SNAPSHOT_HOOK_ROOT (set in os.environ, so every process a test starts inherits it, unless
+the run was given one), and the run fails when the host's own /run/nova-snapshot-hook or
+/var/lib/nova-snapshot-hook changed meanwhile (tests/host_state.py)."""
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+for directory in (REPO, HERE):
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+
+import host_state  # noqa: E402
+from nova_snapshot_hook import paths  # noqa: E402
+
+_run = {}
+
+
+def pytest_sessionstart(session):
+    if not os.environ.get(paths.ROOT_ENVIRONMENT):
+        _run["made"] = os.environ[paths.ROOT_ENVIRONMENT] = tempfile.mkdtemp(prefix="nsh-tests-")
+    _run["before"] = host_state.listing()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "before" not in _run:
+        return
+    changed = host_state.changes(_run.pop("before"), host_state.listing())
+    if "made" in _run:
+        shutil.rmtree(_run.pop("made"), ignore_errors=True)
+    if not changed:
+        return
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    lines = ["the tests changed the host's own state (tests write only under their temporary "
+             "directories: NOVA_SNAPSHOT_HOOK_ROOT, tmp_path):", *(f"  {line}" for line in changed)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print("\n".join(lines), file=sys.stderr)
+        return
+    reporter.write_line("")
+    reporter.write_sep("!", "host state changed", red=True)
+    for line in lines:
+        reporter.write_line(line, red=True)
+
+
+@pytest.fixture
+def state_root(tmp_path, monkeypatch):
+    """This test's own NOVA_SNAPSHOT_HOOK_ROOT, tmp_path/host, set in os.environ: a
+    host_state.StateRoot (`run`, `lib`, `attempts`, `schedule`, `env`)."""
+    root = host_state.StateRoot(tmp_path / "host")
+    monkeypatch.setenv(paths.ROOT_ENVIRONMENT, str(root.root))
+    return root

@@ -245,10 +245,10 @@ class Tool:
                          f"[cloud]\ncredentials = {self.credentials}\n"
                          + (f"https_proxy = {proxy}\n" if proxy else "")
                          + f"[log]\nsyslog = no\n{settings_extra}")
-        self.state = os.path.join(directory, "state")
+        self.root = os.path.join(directory, "host")     # NOVA_SNAPSHOT_HOOK_ROOT: / for the state
+        self.state = os.path.join(self.root, "run", "nova-snapshot-hook")   # token, apt hook files
         self.env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8",
-                    "NOVA_SNAPSHOT_HOOK_STATE_DIR": self.state,
-                    "NOVA_SNAPSHOT_HOOK_ATTEMPTS": os.path.join(directory, "attempts"),
+                    "NOVA_SNAPSHOT_HOOK_ROOT": self.root,
                     "NOVA_SNAPSHOT_HOOK_CONFIG": self.settings,
                     "PYTHONPATH": REPO}
 

@@ -19,7 +19,6 @@ from .stream import CONFIGURE, ERROR, PausedCycleCollection, Record
 INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REMOVAL = (
     "install", "upgrade", "downgrade", "reinstall", "remove")
 KINDS = (UPGRADE, DOWNGRADE, INSTALL, REINSTALL, REMOVAL)  # also the order of the listing
-PROPERTY_LIMIT = 255  # Nova's limit on one image metadata value
 
 
 class Change(Record):
@@ -86,9 +85,10 @@ class ChangeSet:
         ``upgrade a 1->2, b 1->2; install c 1; remove d 3``."""
         return "; ".join(self.listing_chunks(limit=None))
 
-    def listing_chunks(self, limit=PROPERTY_LIMIT):
+    def listing_chunks(self, limit):
         """The listing cut at change boundaries into pieces of at most ``limit`` characters
-        (one image property each). Each piece starts with its kind, so each reads alone."""
+        (one image property each: naming.MAX_PROPERTY_VALUE; None, whole). Each piece starts
+        with its kind, so each reads alone."""
         chunks = []
         for kind in KINDS:
             items = [c.item() for c in self.changes if c.kind == kind]

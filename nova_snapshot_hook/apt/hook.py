@@ -252,8 +252,10 @@ def _record_later_changes(decision, changes, previous, use_syslog):
         syslog.openlog("nova-snapshot-hook", syslog.LOG_PID)
         syslog.syslog(syslog.LOG_INFO, line)
     if previous.image_id:
+        from ..rules.naming import MAX_PROPERTY_VALUE
         state.write(state.LATER_CHANGES, state.format_later_changes(
-            previous.image_id, changes.listing_chunks(), state.read(state.LATER_CHANGES)))
+            previous.image_id, changes.listing_chunks(MAX_PROPERTY_VALUE),
+            state.read(state.LATER_CHANGES)))
 
 
 def _snapshot(ctx, changes, decision, current):
@@ -269,12 +271,13 @@ def _snapshot(ctx, changes, decision, current):
     properties = {naming.PREFIX + "changes": summary,
                   naming.PREFIX + "frontend": current.frontend or "apt",
                   naming.PREFIX + "outcome": "pending"}
-    for number, chunk in enumerate(changes.listing_chunks()[:MAX_CHANGE_PROPERTIES], 1):
+    chunks = changes.listing_chunks(naming.MAX_PROPERTY_VALUE)
+    for number, chunk in enumerate(chunks[:MAX_CHANGE_PROPERTIES], 1):
         properties[f"{naming.PREFIX}change_{number:02d}"] = chunk
     request = SnapshotRequest(
         series=settings.apt_series, rotation=settings.apt_rotation, wait="captured",
         method=settings.method, trigger="apt", properties=properties,
-        name=naming.image_name(os.uname().nodename, settings.apt_series, what=what),
+        name=naming.image_name(os.uname().nodename, settings.apt_series, time.time(), what=what),
         poll_interval=settings.poll_interval)
     strict = decision.strict
     last_words = (f"{'ERROR' if strict else 'WARNING'}: {PROGRAM}no backup image before this apt "

@@ -52,13 +52,14 @@ def installed(packages):
 
 def outcome(expected, found):
     """'succeeded' when every package is where apt meant to put it, else 'failed'."""
+    from ..rules.outcome import FAILED, SUCCEEDED
     for package, version in expected.items():
         if version == "-":
             if package in found:
-                return "failed"
+                return FAILED
         elif found.get(package) != version:
-            return "failed"
-    return "succeeded"
+            return FAILED
+    return SUCCEEDED
 
 
 def later_properties(image, chunks):

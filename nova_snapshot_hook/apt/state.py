@@ -9,24 +9,21 @@
 
 Every value is written on one line: a control character becomes `?`. A parse function reads
 anything, and what is not its format reads as no file at all. Also the prefix of the hook's
-lines in apt's output. On the hook's fast path: imports only the stream's Record; files.py
-only where a file is written.
+lines in apt's output. The files are in paths.run_dir(), /run/nova-snapshot-hook. On the
+hook's fast path: imports only the stream's Record and paths.py; files.py only where a file is
+written.
 """
 
 import os
 
+from .. import paths
 from .stream import Record
 
-STATE_DIR = "/run/nova-snapshot-hook"          # tmpfs: never captured inside a backup image
 LAST_SNAPSHOT = "last-apt-snapshot"
 PENDING_OUTCOME = "pending-outcome"
 LATER_CHANGES = "later-changes"
 PROGRAM = "nova-snapshot-hook: "               # the hook's lines: "LEVEL: nova-snapshot-hook: ..."
 MAX_CHANGE_PROPERTIES = 40                     # Glance's default quota is 128 properties
-
-
-def state_dir():
-    return os.environ.get("NOVA_SNAPSHOT_HOOK_STATE_DIR", STATE_DIR)
 
 
 # --- last-apt-snapshot ---
@@ -113,7 +110,7 @@ def parse_later_changes(text):
 def read(name):
     """The text of one state file; None when there is none."""
     try:
-        with open(os.path.join(state_dir(), name), "rb") as handle:
+        with open(os.path.join(paths.run_dir(), name), "rb") as handle:
             return handle.read().decode("utf-8", "replace")
     except OSError:
         return None
@@ -122,14 +119,14 @@ def read(name):
 def write(name, text):
     """Replace one state file whole (mode 0600): a reader sees the old text or the new."""
     from ..files import atomic_write   # only a run that writes state pays for the import
-    directory = state_dir()
+    directory = paths.run_dir()
     os.makedirs(directory, mode=0o700, exist_ok=True)
     atomic_write(os.path.join(directory, name), text, mode=0o600)
 
 
 def take(name):
     """Read and remove one state file; None when there is none."""
-    path = os.path.join(state_dir(), name)
+    path = os.path.join(paths.run_dir(), name)
     try:
         with open(path, "rb") as handle:
             data = handle.read()

@@ -1,8 +1,8 @@
 """The outcome of each series' last backup attempt, for `status`: did backups stop working?
 
 backup.take_backup records every attempt (the snapshot command, the apt hook, the schedule) in
-/var/lib/nova-snapshot-hook/attempts, root-only; NOVA_SNAPSHOT_HOOK_ATTEMPTS names another file
-(tests). One JSON object, one entry per series:
+paths.attempts(), /var/lib/nova-snapshot-hook/attempts, root-only. One JSON object, one entry per
+series:
 
     {"version": 1, "series": {"daily": {"time": 1795000000.0, "outcome": "failed",
      "trigger": "schedule", "server": "<uuid>", "image": null, "error": "...",
@@ -16,17 +16,12 @@ import json
 import os
 import time
 
+from .. import paths
 from ..files import FileLock, atomic_write
+from ..rules.outcome import FAILED, SUCCEEDED
 
-DEFAULT_PATH = "/var/lib/nova-snapshot-hook/attempts"
-ENVIRONMENT = "NOVA_SNAPSHOT_HOOK_ATTEMPTS"
-SUCCEEDED, FAILED = "succeeded", "failed"
 LOCK_WAIT = 2.0          # seconds; a status run or another backup holds the lock for milliseconds
 MAX_ERROR = 300
-
-
-def attempts_path():
-    return os.environ.get(ENVIRONMENT) or DEFAULT_PATH
 
 
 def parse(text):
@@ -61,7 +56,7 @@ def updated(entries, series, trigger, server_id, now, image_id=None, error=None)
 
 def read(path=None):
     try:
-        with open(path or attempts_path(), encoding="utf-8") as handle:
+        with open(path or paths.attempts(), encoding="utf-8") as handle:
             return parse(handle.read())
     except (OSError, UnicodeDecodeError):
         return {}
@@ -69,7 +64,7 @@ def read(path=None):
 
 def record_attempt(series, trigger, server_id, image_id=None, error=None, path=None, now=None):
     """Record one attempt: read, update and atomically replace the file under a short lock."""
-    path = path or attempts_path()
+    path = path or paths.attempts()
     os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
     with FileLock(path + ".lock").acquire(time.monotonic() + LOCK_WAIT):
         entries = updated(read(path), series, trigger, server_id,

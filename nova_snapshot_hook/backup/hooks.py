@@ -249,7 +249,7 @@ class Hooks:
         if not self.pre_ran or self.finished:
             return
         self.finished = True
-        from .watchdog import DeadlineExceeded, suspended
+        from ..deadline import DeadlineExceeded, suspended
         bound = len(self.files) * (self.timeout + 2 * READ_GRACE) + FINISH_SLACK
         with _held_signals() as held:
             try:

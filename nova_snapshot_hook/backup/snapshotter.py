@@ -75,7 +75,7 @@ def backup_call(server_id, hostname, request, method, name):
 def planned_call(server_id, hostname, request):
     """What a dry run shows: the request as it would first be sent (createImage only when the
     method forces it; auto starts with createBackup)."""
-    name = request.name or naming.image_name(hostname, request.series)
+    name = request.name or naming.image_name(hostname, request.series, time.time())
     return backup_call(server_id, hostname, request,
                        "image" if request.method == "image" else "backup", name)
 
@@ -120,7 +120,7 @@ class Snapshotter:
     def run(self):
         started = self.clock()
         request = self.request
-        name = request.name or naming.image_name(self.hostname, request.series)
+        name = request.name or naming.image_name(self.hostname, request.series, time.time())
         server = self.server = self.wait_until_idle()
         volume_backed = volumes.is_volume_backed(server)
         if volume_backed and request.method == "auto":

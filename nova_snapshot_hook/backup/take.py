@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 
-from .. import guest_agent
+from .. import guest_agent, paths
 from ..errors import HookError
 from ..files import FileLock, LockBusy
 from ..log import log
@@ -30,7 +30,7 @@ def take_backup(ctx, request):
                  f"series {request.series}, rotation {request.rotation}.")
         request = prepared(ctx.settings, request)
         hooks = user_hooks(ctx.settings, request, server_id)
-        with host_lock(ctx.settings.lock_path, ctx.deadline), interruptible(hooks):
+        with host_lock(paths.lock(ctx.settings.lock_path), ctx.deadline), interruptible(hooks):
             result = _hooked_backup(ctx, request, server_id, hooks)
     except BaseException as err:
         _record_attempt(request, server_id, error=err)
@@ -68,14 +68,14 @@ def prepared(settings, request):
     port = guest_agent.agent_port(root)      # without the port, no /proc scan for the agent
     expect = quiesce.expected(port, port and guest_agent.agent_running(root))
     return dataclasses.replace(
-        request, name=request.name or naming.image_name(os.uname().nodename, request.series),
+        request, name=request.name or naming.image_name(os.uname().nodename, request.series,
+                                                        time.time()),
         properties={**request.properties, quiesce.PROPERTY: expect})
 
 
 def user_hooks(settings, request, server_id):
-    from ..apt.state import state_dir
     from .hooks import Hooks
-    return Hooks(settings.hooks_directory, settings.hooks_timeout, state_dir(), dict(
+    return Hooks(settings.hooks_directory, settings.hooks_timeout, paths.run_dir(), dict(
         trigger=request.trigger, series=request.series, server_id=server_id,
         image_name=request.name, changes=request.properties.get(naming.PREFIX + "changes")),
         pre_failure=settings.hooks_pre_failure)

@@ -9,12 +9,13 @@ the cause and the file or key to fix.
 
 import contextlib
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
 
-from . import IMAGE_PATCH, MICROVERSION
+from ..api_versions import IMAGE_PATCH, MICROVERSION
+from .credentials import APPLICATION_CREDENTIAL
 from ..errors import (AccessRuleRefused, ActionRefused, CloudError, CredentialsError, HookError,
                       IdentityError)
 from ..rules import access, volumes
@@ -45,6 +46,24 @@ class Cloud:
                     f"server {server_id} does not exist in the project of {self.credentials.source}",
                     fix="set [server] id in the settings to this VM's id, or leave it empty to detect it",
                 ) from None
+
+    def list_servers(self, **filters):
+        """Every server of the project that Nova returns for the filters (GET /servers/detail,
+        e.g. tags="a,b"), following Nova's pages (`servers_links`), as dicts (with `tags`: the
+        microversion is >= 2.26)."""
+        servers, query = [], filters
+        with self.translated("listing the project's servers"):
+            while True:
+                path = "/servers/detail" + (f"?{urlencode(sorted(query.items()))}" if query else "")
+                _, body = self.nova.client.get(path)
+                page = (body or {}).get("servers", [])
+                servers += page
+                following = [link.get("href") for link in (body or {}).get("servers_links", [])
+                             if link.get("rel") == "next"]
+                if not page or not following:
+                    return servers
+                # Keep our catalog endpoint; take only the page's query (the marker) from the link.
+                query = dict(parse_qsl(urlsplit(following[0]).query))
 
     def server_action(self, server_id, action, body):
         """POST /servers/{id}/action; returns (response body, request id for the instance action)."""
@@ -120,6 +139,11 @@ class Cloud:
                 # Keystone puts the application credential's access rules in the token itself:
                 # no request, no rule needed to read them
                 "application_credential": _application_credential(access)}
+
+    def project_id(self):
+        """The id of the credentials' project, from the token (authenticating if need be)."""
+        with self.translated("reading the project id"):
+            return self.session.get_project_id()
 
     def endpoints(self):
         """{our service name: (catalog type, URL)} from the token's catalog; no request."""
@@ -306,7 +330,7 @@ class Cloud:
     def refused_by_rules(self, doing, method, url):
         """A service's 401 to an application credential, after a fresh token, is its access
         rules (keystonemiddleware fails closed): raise naming the rule that is missing."""
-        if self.credentials.auth_type != "v3applicationcredential" or not (method and url) \
+        if self.credentials.auth_type != APPLICATION_CREDENTIAL or not (method and url) \
                 or doing == "authenticating":
             return
         try:

@@ -1,4 +1,4 @@
-"""The credentials: the conffile /etc/nova-snapshot-hook/credentials, a clouds.yaml cloud, or OS_* variables.
+"""The credentials: the conffile (paths.CREDENTIALS), a clouds.yaml cloud, or OS_* variables.
 
 The conffile holds the lines of the "OpenStack RC file" users download from Horizon. It is parsed,
 never run by a shell: a hook that sources a root-owned file of arbitrary shell would run whatever
@@ -16,8 +16,7 @@ import stat
 from dataclasses import fields, make_dataclass
 
 from ..errors import CredentialsError
-
-DEFAULT_PATH = "/etc/nova-snapshot-hook/credentials"
+from ..paths import CREDENTIALS
 
 # The standard clouds.yaml search order also has ./clouds.yaml and ~/.config/openstack/. They are left
 # out on purpose: the hook runs from apt, cron and sudo, each with another cwd and HOME, and must find
@@ -27,8 +26,8 @@ CLOUDS_SEARCH = ("/etc/openstack/clouds.yaml",)
 PASSWORD = "v3password"
 APPLICATION_CREDENTIAL = "v3applicationcredential"
 _AUTH_TYPES = {
-    "v3password": PASSWORD, "password": PASSWORD,
-    "v3applicationcredential": APPLICATION_CREDENTIAL, "applicationcredential": APPLICATION_CREDENTIAL,
+    PASSWORD: PASSWORD, "password": PASSWORD,
+    APPLICATION_CREDENTIAL: APPLICATION_CREDENTIAL, "applicationcredential": APPLICATION_CREDENTIAL,
     "application_credential": APPLICATION_CREDENTIAL, "v3_application_credential": APPLICATION_CREDENTIAL,
 }
 _INTERFACES = ("public", "internal", "admin")
@@ -412,7 +411,7 @@ _CLOUD_SPELLING = {**{key: f"auth.{name}" for name, key in _CLOUD_AUTH_KEYS.item
 _CLOUD_SECRETS = ("password", "application_credential_secret", "token")
 
 
-def credentials_from_clouds(cloud, config_file=None, search=CLOUDS_SEARCH, named_by=DEFAULT_PATH):
+def credentials_from_clouds(cloud, config_file=None, search=CLOUDS_SEARCH, named_by=CREDENTIALS):
     """The cloud `cloud` of a clouds.yaml: config_file if given (OS_CLIENT_CONFIG_FILE), else the first
     file of `search` that exists. A secure.yaml beside it is merged over it, as the clients do."""
     if config_file:
@@ -583,7 +582,7 @@ def _user_name(uid):
         return f"uid {uid}"
 
 
-def load_credentials(path=DEFAULT_PATH, environ=None, use_environment=False, clouds_search=CLOUDS_SEARCH):
+def load_credentials(path=CREDENTIALS, environ=None, use_environment=False, clouds_search=CLOUDS_SEARCH):
     """The credentials to use: the conffile's; the OS_* environment only when the conffile holds none,
     or when use_environment is True (an explicit option). Raises CredentialsNotConfigured when there
     are none at all, CredentialsError for anything wrong."""

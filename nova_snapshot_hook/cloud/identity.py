@@ -8,8 +8,9 @@ import logging
 import os
 import re
 
-from ..config import DEFAULT_METADATA_URL as METADATA_URL, DEFAULT_PATH as SETTINGS_FILE
+from ..config import DEFAULT_METADATA_URL as METADATA_URL
 from ..errors import IdentityError
+from ..paths import SETTINGS as SETTINGS_FILE
 
 DEFAULT_TIMEOUT = 2.0
 DMIDECODE = "/usr/sbin/dmidecode"

@@ -19,11 +19,12 @@ from .. import __version__
 from ..log import log, redactor
 from . import retry, token_cache
 from .client import Cloud
+from .credentials import APPLICATION_CREDENTIAL
 
 
 def _auth_plugin(credentials):
     kwargs = credentials.auth_kwargs()
-    if credentials.auth_type == "v3applicationcredential":
+    if credentials.auth_type == APPLICATION_CREDENTIAL:
         return v3.ApplicationCredential(**kwargs)
     return v3.Password(**kwargs)
 

@@ -1,6 +1,6 @@
 """Keep a still-valid Keystone token between runs, so a snapshot needs no token request.
 
-The cache lives under /run (tmpfs: never inside a backup image), root-only 0600, one file per
+The cache lives in paths.run_dir(), under /run (tmpfs: never inside a backup image), root-only 0600, one file per
 set of credentials (keystoneauth's cache id, hashed). A token is reused only while its remaining
 life exceeds the run's whole budget; keystoneauth drops it and authenticates again on a 401.
 """
@@ -8,14 +8,14 @@ life exceeds the run's whole budget; keystoneauth drops it and authenticates aga
 import hashlib
 import os
 
-from ..apt.state import state_dir
+from .. import paths
 from ..files import atomic_write
 from ..log import log
 
 
 def _path(plugin):
     key = hashlib.sha256(plugin.get_cache_id().encode("utf-8")).hexdigest()[:32]
-    return os.path.join(state_dir(), f"token-{key}")
+    return os.path.join(paths.run_dir(), f"token-{key}")
 
 
 def restore(plugin, min_life):

@@ -11,6 +11,7 @@ failed one); exit 0 only when every check passed or warned. Meant to be run righ
 import dataclasses
 
 from .. import views
+from ..cloud.credentials import APPLICATION_CREDENTIAL
 from ..errors import EXIT_FAILURE, EXIT_OK, AccessRuleRefused, HookError
 from ..rules import access, inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
@@ -139,7 +140,7 @@ def _exposed(credentials):
     """(name, text) of a WARN line for each way the credentials travel unprotected."""
     from urllib.parse import urlsplit
     secret = "application credential secret" if \
-        credentials.auth_type == "v3applicationcredential" else "password"
+        credentials.auth_type == APPLICATION_CREDENTIAL else "password"
     source = credentials.source
     in_clouds = source.startswith("clouds.yaml ")
     where = "the environment" if source == "environment" else source
@@ -171,7 +172,7 @@ def _loopback(host):
 
 def _credentials(ctx):
     credentials = ctx.credentials
-    kind = "application credential" if credentials.auth_type == "v3applicationcredential" \
+    kind = "application credential" if credentials.auth_type == APPLICATION_CREDENTIAL \
         else "password"
     return "OK", f"{credentials.source} ({kind}, {credentials.auth_url})", credentials
 

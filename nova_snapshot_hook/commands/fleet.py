@@ -8,19 +8,22 @@ fresh their backups are.
 
 One keystoneauth session serves every worker: one token for the whole run (keystoneauth
 authenticates under a lock, and again when the token nears its end), one connection pool sized
-to the concurrency, and the rate-limit policy of retry.py. The rules (selection, pool,
-tables) are in rules/fleet_plan.py and views.py.
+to the concurrency, and the rate-limit policy of retry.py. The requests are cloud.Cloud's; the
+rules (selection, outcomes, freshness) are in rules/fleet_plan.py, the tables in views.py; the
+bounded pool of workers is here.
 """
 
 import json
+import threading
 import time
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from .. import views
 from ..rules import fleet_plan, freshness
 from .options import (DEFAULT_ROTATION, DEFAULT_SERIES, METHOD_HELP, add_backup_options,
                       check_series, checked_backup_options)
-from ..errors import EXIT_FAILURE, AccessRuleRefused, ConfigError, HookError, IdentityError
+from ..errors import (EXIT_FAILURE, EXIT_UNREADABLE, AccessRuleRefused, ConfigError, HookError,
+                      IdentityError)
 from ..log import SUCCESS, log, redactor
 from ..text import printable
 
@@ -35,7 +38,6 @@ FLEET_HELP = {
 }
 DEFAULT_CONCURRENCY = 4
 FLEET_TASK_STATE_EVERY = 5       # poll intervals between a worker's reads of task_state
-EXIT_UNREADABLE = 2
 
 
 def _metadata(text):
@@ -123,26 +125,9 @@ def _selection(args):
     return selection
 
 
-def list_servers(cloud, selection):
-    """Every server of the project that Nova returns for the selection's filters, following
-    Nova's pages (`servers_links`), as dicts (microversion >= 2.26: with `tags`)."""
-    servers, query = [], selection.query()
-    with cloud.translated("listing the project's servers"):
-        while True:
-            path = "/servers/detail" + (f"?{urlencode(sorted(query.items()))}" if query else "")
-            _, body = cloud.nova.client.get(path)
-            page = (body or {}).get("servers", [])
-            servers += page
-            following = [link.get("href") for link in (body or {}).get("servers_links", [])
-                         if link.get("rel") == "next"]
-            if not page or not following:
-                return servers
-            # Keep our catalog endpoint; take only the page's query (the marker) from the link.
-            query = dict(parse_qsl(urlsplit(following[0]).query))
-
-
 def selected_servers(cloud, selection):
-    servers = fleet_plan.select(list_servers(cloud, selection), selection)
+    """The servers of the project that match, listed with the filters Nova applies itself."""
+    servers = fleet_plan.select(cloud.list_servers(**selection.query()), selection)
     if not servers:
         raise HookError(f"no server matches: {selection.describe()}",
                         fix="check the tag or metadata ('openstack server list --long' shows "
@@ -177,7 +162,7 @@ def run_snapshot(ctx, args):
     log.info(f"Fleet backup: {len(servers)} server{'s' if len(servers) != 1 else ''} "
              f"({selection.describe()}), series {request.series}, rotation {request.rotation}, "
              f"{min(args.concurrency, len(servers))} at a time.")
-    label = fleet_plan.ThreadLabel()
+    label = ThreadLabel()
     prefix = _LabelFilter(label)
     log.addFilter(prefix)
     # The workers' looks at their images share one Glance listing (image_poll.py), fetched at
@@ -186,7 +171,7 @@ def run_snapshot(ctx, args):
     shared = SharedImagePoll(cloud, request.poll_interval / 2)
     started = time.monotonic()
     try:
-        outcomes = fleet_plan.run_bounded(
+        outcomes = run_bounded(
             servers, lambda server: backup_one(shared, server, request, timeout, label),
             args.concurrency, on_done=report_one)
     finally:
@@ -250,6 +235,54 @@ class _LabelFilter:
         return True
 
 
+# -- the bounded pool -------------------------------------------------------------------------
+def run_bounded(items, work, concurrency, on_done=None):
+    """work(item) for every item, at most `concurrency` at a time, in the items' order of start;
+    returns the results in the items' order. `work` must not raise (it turns its failures into
+    a result); `on_done(item, result)` is called in the calling thread as each one ends."""
+    items = list(items)
+    results = [None] * len(items)
+    if not items:
+        return results
+    width = max(1, min(int(concurrency), len(items)))
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fleet") as pool:
+        pending = {}
+        queue = iter(enumerate(items))
+        try:
+            for index, item in queue:
+                pending[pool.submit(work, item)] = index
+                if len(pending) >= width:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    results[index] = future.result()
+                    if on_done:
+                        on_done(items[index], results[index])
+                    following = next(queue, None)
+                    if following is not None:
+                        pending[pool.submit(work, following[1])] = following[0]
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return results
+
+
+class ThreadLabel:
+    """A per-thread label (the server a worker backs up), for log lines."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def set(self, label):
+        self._local.label = label
+
+    def get(self):
+        return getattr(self._local, "label", None)
+
+
 def dry_run(args, servers, request):
     from ..backup.snapshotter import planned_call
     calls = [(server, planned_call(server["id"], server.get("name") or server["id"], request))
@@ -280,9 +313,7 @@ def run_status(ctx, args):
         ctx.token_life = settings.api_timeout * 4
         cloud = ctx.cloud
         servers = selected_servers(cloud, selection)
-        with cloud.translated("reading the project id"):
-            project_id = cloud.session.get_project_id()
-        images = cloud.list_images(owner=project_id)
+        images = cloud.list_images(owner=cloud.project_id())
     except HookError as err:
         if err.exit_code != EXIT_FAILURE:       # settings, credentials: exit 2 with its own line
             raise

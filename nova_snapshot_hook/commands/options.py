@@ -2,6 +2,7 @@
 
 import argparse
 
+from .. import paths
 from ..errors import ConfigError
 from ..rules import naming
 
@@ -11,9 +12,9 @@ SERVER_HELP = "this server's id (default: settings, then detect)"
 
 def add_global(parser):
     parser.add_argument("-c", "--config", metavar="FILE",
-                        help="settings file (default /etc/nova-snapshot-hook/nova-snapshot-hook.conf)")
+                        help=f"settings file (default {paths.SETTINGS})")
     parser.add_argument("--credentials", metavar="FILE",
-                        help="credentials file (default /etc/nova-snapshot-hook/credentials)")
+                        help=f"credentials file (default {paths.CREDENTIALS})")
     parser.add_argument("--use-environment", action="store_true",
                         help="take the credentials from OS_* variables even when the file has some")
     parser.add_argument("-v", "--verbose", action="count", default=0,
@@ -52,7 +53,7 @@ def checked_backup_options(args, settings):
     problem = name is not None and naming.check_name(name)
     if problem:
         raise ConfigError(f"bad --name {name[:80]!r}: {problem}",
-                          fix="give --name a printable name of 1 to 255 characters")
+                          fix=f"give --name a printable name of 1 to {naming.MAX_NAME} characters")
     if args.rotation < 1:
         raise ConfigError(f"ROTATION {args.rotation} is refused: Nova's rotation 0 deletes the new "
                           "backup too", fix="give a ROTATION of 1 or more")

@@ -10,13 +10,12 @@ import datetime
 import os
 import time
 
+from .. import paths
 from ..rules import schedule
 from ..errors import EXIT_OK, ConfigError
 from ..files import FileLock, atomic_write
 from ..log import log
 
-STATE_PATH = "/var/lib/nova-snapshot-hook/schedule"     # "YYYY-MM-DD tier" of the last success
-STATE_ENVIRONMENT = "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE"  # another file (tests, a second config)
 sleep = time.sleep          # the delay; a module attribute, so tests can replace it alone
 
 
@@ -72,13 +71,9 @@ def decide(args, settings, today, last):
     return tier, f"due: {', '.join(due)}"
 
 
-def state_path():
-    return os.environ.get(STATE_ENVIRONMENT) or STATE_PATH
-
-
 def read_state(path=None):
     try:
-        with open(path or state_path(), encoding="utf-8") as handle:
+        with open(path or paths.schedule_state(), encoding="utf-8") as handle:
             return read_state_from(handle)
     except OSError:
         return None, None
@@ -100,7 +95,7 @@ def run(ctx, args):
         return EXIT_OK
 
     today = datetime.date.today()      # local time, like cron's and the timer's 01:01
-    state = FileLock(state_path())     # the state file is its own lock, held for the whole run
+    state = FileLock(paths.schedule_state())   # the state file is its own lock, for the whole run
     if not state.try_acquire():
         log.info(f"No scheduled backup: another scheduled run holds {state.path}.")
         return EXIT_OK
@@ -131,8 +126,23 @@ def run(ctx, args):
 
 
 def host_delay(settings):
-    host_id, source = schedule.host_identity(settings.identity_root, os.uname().nodename)
+    host_id, source = host_identity(settings.identity_root, os.uname().nodename)
     return schedule.host_delay(host_id, settings.schedule_max_delay), source
+
+
+def host_identity(root, hostname):
+    """(id, source) behind this host's delay: /etc/machine-id under `root`, else D-Bus's copy,
+    else `hostname`."""
+    for path in ("etc/machine-id", "var/lib/dbus/machine-id"):
+        try:
+            with open(os.path.join(root, path), encoding="ascii", errors="replace") as handle:
+                value = handle.read().strip()
+        except OSError:
+            continue
+        # An image may ship an empty file, or "uninitialized", to be filled in at first boot.
+        if value and value != "uninitialized":
+            return value, "/" + path
+    return hostname, "the host name"
 
 
 def dry_run(ctx, args, settings):
@@ -179,7 +189,7 @@ def write_state_to(handle, day, tier, path=None):
     # Keep the file's bits (an older install's 0644 lets a dry run read it), never group or
     # other write.
     mode = os.fstat(handle.fileno()).st_mode & 0o755
-    atomic_write(path or state_path(), text, mode=mode, sync=True)
+    atomic_write(path or paths.schedule_state(), text, mode=mode, sync=True)
     handle.seek(0)
     handle.truncate()
     handle.write(text)

@@ -11,7 +11,7 @@ from ..files import atomic_write
 from ..rules import freshness, inventory
 from . import lookup
 from .options import add_server
-from ..errors import ConfigError, HookError
+from ..errors import EXIT_UNREADABLE, ConfigError, HookError
 from ..log import log
 
 
@@ -61,8 +61,8 @@ def run(ctx, args):
             healths = freshness.judge([], recorded, server_id, counts, settings.apt_series, False,
                                    settings.schedule_max_delay, now)
             write_atomically(args.prometheus, freshness.prometheus_text(
-                healths, now, freshness.EXIT_UNREADABLE, cloud_up=False))
-        return freshness.EXIT_UNREADABLE
+                healths, now, EXIT_UNREADABLE, cloud_up=False))
+        return EXIT_UNREADABLE
 
     healths = freshness.judge(images, recorded, ctx.server_id, counts, settings.apt_series,
                            settings.apt_enabled, settings.schedule_max_delay, now)

@@ -3,20 +3,17 @@ of each server's series. No I/O.
 
 A server here is Nova's JSON object (`GET /servers/detail`, microversion >= 2.26 so it carries
 `tags`); an image is Glance's. commands/fleet.py does the requests and runs one
-backup.snapshotter.Snapshotter per server; this module selects the servers, runs a bounded pool
-of workers, and turns outcomes and images into rows, JSON and an exit status (the tables are in
+backup.snapshotter.Snapshotter per server in its bounded pool of workers; this module selects
+the servers and turns outcomes and images into rows, JSON and an exit status (the tables are in
 views.py). `fleet status` judges with freshness.py's model, the one `status` uses.
 """
 
-import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
 from . import inventory
 from .freshness import SeriesFreshness, backups_by_series
+from .outcome import FAILED
 
 MAX_CONCURRENCY = 64
 OK_STATES = ("requested", "captured", "active")
-FAILED = "failed"
 
 
 # -- selection --------------------------------------------------------------------------------
@@ -75,54 +72,6 @@ def select(servers, selection):
         if server.get("id") and selection.matches(server):
             chosen.setdefault(server["id"], server)
     return sorted(chosen.values(), key=lambda s: (s.get("name") or "", s["id"]))
-
-
-# -- the bounded pool -------------------------------------------------------------------------
-def run_bounded(items, work, concurrency, on_done=None):
-    """work(item) for every item, at most `concurrency` at a time, in the items' order of start;
-    returns the results in the items' order. `work` must not raise (it turns its failures into
-    a result); `on_done(item, result)` is called in the calling thread as each one ends."""
-    items = list(items)
-    results = [None] * len(items)
-    if not items:
-        return results
-    width = max(1, min(int(concurrency), len(items)))
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fleet") as pool:
-        pending = {}
-        queue = iter(enumerate(items))
-        try:
-            for index, item in queue:
-                pending[pool.submit(work, item)] = index
-                if len(pending) >= width:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = pending.pop(future)
-                    results[index] = future.result()
-                    if on_done:
-                        on_done(items[index], results[index])
-                    following = next(queue, None)
-                    if following is not None:
-                        pending[pool.submit(work, following[1])] = following[0]
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
-    return results
-
-
-class ThreadLabel:
-    """A per-thread label (the server a worker backs up), for log lines."""
-
-    def __init__(self):
-        self._local = threading.local()
-
-    def set(self, label):
-        self._local.label = label
-
-    def get(self):
-        return getattr(self._local, "label", None)
 
 
 # -- outcomes ---------------------------------------------------------------------------------

@@ -24,13 +24,12 @@ be read.
 """
 
 from . import inventory, volumes
-from ..backup.attempts import FAILED
+from .outcome import FAILED
 from ..text import format_time, human_age
 from .schedule import STALE_AFTER, TIERS
 
 OK, OFF, STALE, FAILING = "ok", "off", "stale", "failing"
-EXIT = {OK: 0, OFF: 0, STALE: 1, FAILING: 2}
-EXIT_UNREADABLE = 2
+EXIT = {OK: 0, OFF: 0, STALE: 1, FAILING: 2}     # and errors.EXIT_UNREADABLE
 FAILED_UPLOAD = "killed"
 
 

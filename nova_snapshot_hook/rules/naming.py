@@ -1,11 +1,11 @@
-"""Image names and image properties: pure functions, no I/O.
+"""Image names and image properties: pure functions, no I/O (the caller says what time it is).
 
 A name reads `<host>-<series>-<UTC time>[-<what>]`, e.g. `web01-apt-20261126T0406Z-upgrade-openssl`,
 made only of characters that Glance, shells and humans handle well. Our own properties carry the
 `nsh_` prefix; rotation of our own images (the createImage path) trusts only them.
 """
 
-import time
+import datetime
 
 from .. import __version__
 
@@ -57,15 +57,17 @@ def check_name(name):
     return None
 
 
-def timestamp(now=None):
-    return time.strftime("%Y%m%dT%H%MZ", time.gmtime(now))
+def timestamp(now):
+    """Epoch seconds `now` as `20261126T0406Z` (UTC, to the minute)."""
+    return datetime.datetime.fromtimestamp(int(now), datetime.timezone.utc).strftime(
+        "%Y%m%dT%H%MZ")
 
 
 def short_host(hostname):
     return safe_part(hostname.split(".", 1)[0]) or "host"
 
 
-def image_name(hostname, series, now=None, what=""):
+def image_name(hostname, series, now, what=""):
     """The backup's name; `what` (the change it precedes) is cut first when the name is too long."""
     base = f"{short_host(hostname)}-{safe_part(series)}-{timestamp(now)}"
     tail = safe_part(what)
@@ -103,7 +105,7 @@ def own_properties(server_id, series, hostname, trigger, method, name=None):
 
 
 def clean_properties(properties):
-    """Nova accepts metadata values of at most 255 characters; cut ours to fit."""
+    """Nova accepts metadata values of at most MAX_PROPERTY_VALUE characters; cut ours to fit."""
     return {key: cut(str(value), MAX_PROPERTY_VALUE) for key, value in properties.items()}
 
 

@@ -1,5 +1,5 @@
-"""Scheduled backups: which tier a daily run takes, and this host's delay. Pure functions, no I/O
-except host_identity(), which reads a file or two under a root given by the caller.
+"""Scheduled backups: which tier a daily run takes, and this host's delay. Pure functions, no I/O:
+the host's identity behind the delay is read by the `scheduled` command (commands/scheduled.py).
 
 One run a day takes at most one image, of the highest tier due: yearly (1 January), monthly (the
 1st), weekly (Sunday), else daily. Each tier is its own Nova series (`daily`, `weekly`, `monthly`,
@@ -14,8 +14,6 @@ calendar alone decides (no surprise yearly on the day of the install).
 
 import datetime
 import hashlib
-import os
-import socket
 
 # The one list of tiers, lowest first: a higher tier wins when several are due.
 TIERS = ("daily", "weekly", "monthly", "yearly")
@@ -68,21 +66,6 @@ def host_delay(host_id, max_delay):
     digest = hashlib.sha256(DELAY_KEY + host_id.encode("utf-8", "replace")).digest()
     # Integer arithmetic: a 48-bit fraction of the whole seconds, so never max_delay itself.
     return (int.from_bytes(digest[:6], "big") * int(max_delay)) >> 48
-
-
-def host_identity(root="/", hostname=None):
-    """(id, source): /etc/machine-id, else D-Bus's copy, else the host name."""
-    for path in ("etc/machine-id", "var/lib/dbus/machine-id"):
-        try:
-            with open(os.path.join(root, path), encoding="ascii", errors="replace") as handle:
-                value = handle.read().strip()
-        except OSError:
-            continue
-        # An image may ship an empty file, or "uninitialized", to be filled in at first boot.
-        if value and value != "uninitialized":
-            return value, "/" + path
-    name = hostname if hostname is not None else socket.gethostname()
-    return name, "the host name"
 
 
 def parse_state(text):

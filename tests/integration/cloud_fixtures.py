@@ -124,9 +124,10 @@ def control():
 
 @pytest.fixture
 def tool(tmp_path, minicloud, admin):
-    """Run the real CLI with its own settings, credentials and lock under tmp_path."""
+    """Run the real CLI with its own settings, credentials, lock and state under tmp_path."""
     identity_root = tmp_path / "root"          # detection finds nothing: the settings name the server
     identity_root.mkdir()
+    state_root = tmp_path / "host"             # NOVA_SNAPSHOT_HOOK_ROOT: / for the tool's state
     credentials = tmp_path / "credentials"
     credentials.write_text(read_state("openrc") + "\n")
     credentials.chmod(0o600)
@@ -145,13 +146,15 @@ def tool(tmp_path, minicloud, admin):
         if wrap:
             command = [*wrap[:-1], wrap[-1] + " " + shlex.join(command)]
         clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        clean_env["NOVA_SNAPSHOT_HOOK_STATE_DIR"] = str(tmp_path / "state")   # token cache etc.
+        clean_env["NOVA_SNAPSHOT_HOOK_ROOT"] = str(state_root)   # token cache, attempts etc.
         clean_env.update(env or {})
         return subprocess.run(command, cwd=REPO, env=clean_env, capture_output=True, text=True,
                               timeout=timeout)
 
     run.credentials, run.settings, run.write_settings = credentials, settings, write_settings
-    run.state = tmp_path / "state"
+    run.root = state_root
+    run.state = state_root / "run" / "nova-snapshot-hook"          # the token cache, hooks-pending
+    run.lib = state_root / "var" / "lib" / "nova-snapshot-hook"    # attempts, schedule
     write_settings()
     admin.wait_idle(minicloud["server"])
     admin.delete_server_images(minicloud["server"])
@@ -179,13 +182,15 @@ def through(proxy, tool):
 HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
 
 
-def run_hook(settings, state, wrap=()):
-    """The apt hook as apt runs it: a real stream on the fd APT_HOOK_INFO_FD names (the pipe's
+def start_hook(settings, root, wrap=()):
+    """The apt hook as apt starts it: a real stream on the fd APT_HOOK_INFO_FD names (the pipe's
     own number, so threads of this process never collide on a fixed fd). `wrap`: a command
-    whose last word is a shell script; the hook command is appended to that script."""
+    whose last word is a shell script; the hook command is appended to that script. `root`: the
+    NOVA_SNAPSHOT_HOOK_ROOT of its state (a tool's `root`). Returns the running Popen (text
+    stdout and stderr pipes), the whole stream written."""
     read_end, write_end = os.pipe()
     env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
-           "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings), "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(state)}
+           "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings), "NOVA_SNAPSHOT_HOOK_ROOT": str(root)}
     hook = [PYTHON, "-m", "nova_snapshot_hook", "apt-hook"]
     command = [*wrap[:-1], wrap[-1] + " " + " ".join(hook)] if wrap else hook
     try:
@@ -195,6 +200,12 @@ def run_hook(settings, state, wrap=()):
         os.close(read_end)
     with os.fdopen(write_end, "wb") as pipe, open(HOOK_STREAM, "rb") as stream:
         pipe.write(stream.read())
+    return process
+
+
+def run_hook(settings, root, wrap=()):
+    """start_hook, and wait for the hook to end (at most 120 s)."""
+    process = start_hook(settings, root, wrap)
     out, err = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 

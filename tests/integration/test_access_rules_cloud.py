@@ -14,7 +14,9 @@ import pytest
 import requests
 
 from cloud_fixtures import openrc_vars, read_state, run_hook
-from test_volume_backed_cloud import bfv, cinder  # noqa: F401  (fixtures: the volume-backed server)
+from test_volume_backed_cloud import bfv, cinder
+
+__all__ = ["bfv", "cinder"]  # fixtures (the volume-backed server) pytest finds here by name
 
 KEYSTONE = "http://127.0.0.1:5000/v3"
 
@@ -92,11 +94,10 @@ def test_the_rules_name_this_server_and_leave_out_deletion_for_createbackup(tool
 def test_everything_the_credential_is_for_works_under_its_rules(tool, make_credential,
                                                                 minicloud, admin):
     make_credential(printed_rules(tool))
-    own = {"NOVA_SNAPSHOT_HOOK_ATTEMPTS": str(tool.state / "attempts")}   # not the host's file
     for args in (("snapshot", "manual", "2"), ("snapshot", "manual", "2", "--wait", "active"),
                  ("scheduled", "--no-delay", "--tier", "daily"), ("list",), ("status",),
                  ("check",)):
-        result = tool(*args, env=own)
+        result = tool(*args)
         assert "access rules (HTTP 401" not in result.stdout + result.stderr, args
         assert "ERROR" not in result.stderr, (args, result.stderr)
         if args == ("status",):     # its exit code tells freshness: tiers never taken are stale
@@ -124,7 +125,7 @@ def test_the_apt_hook_and_post_invoke_work_under_the_rules(tool, make_credential
     settings.write_text(tool.settings.read_text().replace(
         "[log]", f"[cloud]\ncredentials = {tool.credentials}\n[log]")
         + "[apt]\nmin_interval = 0\nwait = 60\n")
-    result = run_hook(settings, tool.state)
+    result = run_hook(settings, tool.root)
     assert result.returncode == 0, result.stderr
     assert "access rules" not in result.stdout + result.stderr
     assert admin.backups(minicloud["server"], "apt")

@@ -1,23 +1,45 @@
 """Concurrency (issue 7, item 2): runs that overlap, follow each other, or die mid-run end with
 no duplicate image, no stale lock, and the hook still working."""
 
+import re
 import signal
-import subprocess
 import threading
 import time
 
-from test_faults import (check_aftermath, faulty, hook, lock_is_free,  # noqa: F401
-                         scheduled)
+from cloud_fixtures import start_hook
+from test_faults import ACTION, check_aftermath, faulty, hook, lock_is_free, scheduled
+
+__all__ = ["faulty"]  # a fixture pytest finds here by name (pyflakes: used)
+
+
+def in_capture_wait(proxy):
+    """Whether the one run sending requests through the proxy is in its capture wait: its server
+    action (the createBackup) and then a poll reached the proxy. It holds the host lock from
+    before that action until the capture ends (the fake driver holds it hold_seconds)."""
+    with proxy.lock:
+        log = list(proxy.log)
+    actions = [n for n, (method, path) in enumerate(log)
+               if method == "POST" and re.search(ACTION, path)]
+    return bool(actions) and len(log) > actions[0] + 1
+
+
+def wait_until(condition, timeout=60):
+    """Poll condition() every 50 ms until it is true or timeout seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_a_scheduled_run_and_an_apt_run_at_once_make_one_image_each(faulty, admin, control,
-                                                                     minicloud):
+                                                                     minicloud, proxy):
     control("hold_seconds", 2)
     results = {}
     daily = threading.Thread(target=lambda: results.update(
         scheduled=scheduled(faulty)))
     daily.start()
-    time.sleep(0.5)
+    # The apt run starts while the scheduled one holds the lock, inside its capture wait.
+    wait_until(lambda: in_capture_wait(proxy) or not daily.is_alive())
+    assert in_capture_wait(proxy), (results.get("scheduled"), proxy.log)
     results["apt"] = hook(faulty)
     daily.join()
     assert results["scheduled"].returncode == 0, results["scheduled"].stderr
@@ -43,20 +65,21 @@ def test_two_apt_runs_back_to_back_make_one_image_within_the_minimum_interval(fa
 
 
 def test_a_hook_killed_mid_run_leaves_no_stale_lock_and_the_next_run_works(faulty, admin, control,
-                                                                           minicloud):
+                                                                           minicloud, proxy):
     control("hold_seconds", 4)
-    results = []
-    killed = threading.Thread(target=lambda: results.append(hook(faulty)))
-    killed.start()
-    time.sleep(2.0)                                 # inside the capture wait, the lock held
-    assert not lock_is_free(faulty)
-    # The hook is the newest process running `nova_snapshot_hook apt-hook`: kill -9 it.
-    out = subprocess.run(["pgrep", "-f", "-n", "nova_snapshot_hook apt-hook"], capture_output=True,
-                         text=True).stdout.split()
-    assert out, "the hook is not running"
-    subprocess.run(["kill", "-9", out[0]], check=True)
-    killed.join()
-    assert results[0].returncode == -signal.SIGKILL
+    process = start_hook(faulty.settings, faulty.root)      # our own child: killed by its pid
+    try:
+        wait_until(lambda: in_capture_wait(proxy) or process.poll() is not None)
+        assert process.poll() is None, process.communicate()
+        assert in_capture_wait(proxy), proxy.log
+        assert not lock_is_free(faulty)             # inside the capture wait, the lock held
+        process.kill()                              # SIGKILL
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:                  # a failed assertion above: no orphan left
+            process.kill()
+            process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
     assert lock_is_free(faulty)                      # the kernel dropped the flock with the process
     admin.wait_idle(minicloud["server"])
     control("hold_seconds", 0)

@@ -17,7 +17,9 @@ import pytest
 
 from cloud_fixtures import through
 from faultproxy import HOP_BY_HOP, UPSTREAMS, FaultProxy
-from test_volume_backed_cloud import SERIES, bfv, cinder, lines, snapshot  # noqa: F401 (fixtures)
+from test_volume_backed_cloud import SERIES, bfv, cinder, lines, snapshot
+
+__all__ = ["bfv", "cinder"]  # fixtures pytest finds here by name (pyflakes: used)
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 SNAPSHOT_LIST = r"^/block-storage/v3/(\w+/)?snapshots/detail"

@@ -20,7 +20,6 @@ IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
 IMAGE_LIST = r"^/image/v2/images\?"
 TOKENS = r"^/identity/v3/auth/tokens$"
 RUNNERS = ("apt-hook", "scheduled", "snapshot")
-SCHEDULE_STATE = "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE"
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def faulty(tool, proxy, admin, minicloud, tmp_path):
         f"[snapshot]\nlock = {tmp_path}/lock\ntimeout = 20\npoll_interval = 0.3\n"
         f"[log]\nsyslog = no\n[apt]\nmin_interval = 0\nwait = 20\n"
         f"[schedule]\ndaily = 5\nweekly = 0\nmonthly = 0\nyearly = 0\nmax_delay = 0\nwait = 20\n")
-    tool.schedule_state = tmp_path / "schedule"
+    tool.schedule_state = tool.lib / "schedule"
     survivor = admin.nova.servers.backup(minicloud["server"], "survivor", "daily", 5)
     admin.wait_idle(minicloud["server"])
     tool.survivor = survivor["image_id"]
@@ -48,12 +47,11 @@ def hook(tool, strict=False, wrap=()):
     if strict:
         settings = tool.settings.with_name("strict.conf")
         settings.write_text(tool.settings.read_text().replace("[apt]\n", "[apt]\nstrict = yes\n"))
-    return run_hook(settings, tool.state, wrap)
+    return run_hook(settings, tool.root, wrap)
 
 
 def scheduled(tool, wrap=()):
-    return tool("scheduled", "--no-delay", env={SCHEDULE_STATE: str(tool.schedule_state)},
-                wrap=wrap)
+    return tool("scheduled", "--no-delay", wrap=wrap)
 
 
 def run_as(runner, tool, wrap=()):

@@ -88,8 +88,7 @@ def fleet(tmp_path, minicloud, fleet_servers, admin):
         command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(settings),
                    "--credentials", str(credentials), *args]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        env.update(NOVA_SNAPSHOT_HOOK_STATE_DIR=str(tmp_path / "state"),
-                   NOVA_SNAPSHOT_HOOK_ATTEMPTS=str(tmp_path / "attempts"))
+        env.update(NOVA_SNAPSHOT_HOOK_ROOT=str(tmp_path / "host"))
         started = time.monotonic()
         result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                                 timeout=timeout)
@@ -204,7 +203,7 @@ def test_rate_limit_and_busy_answers_are_waited_out(fleet, fleet_servers, admin)
 
 
 def test_fleet_status_shows_each_servers_series_and_judges_the_age(fleet, fleet_servers, admin):
-    mark, ids = fleet_servers["mark"], fleet_servers["ids"]
+    mark = fleet_servers["mark"]
     assert fleet("fleet", "snapshot", "daily", "3", "--tag", mark + "-ok").returncode == 0
     time.sleep(1)
     fresh = fleet("fleet", "status", "--tag", mark + "-ok", "--max-age", "1h", "--json")

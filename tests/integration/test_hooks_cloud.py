@@ -100,7 +100,7 @@ def test_sigterm_mid_run_still_runs_failed(hooked, admin, control):
     command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(hooked.settings),
                "--credentials", str(hooked.credentials), "snapshot", "hooks", "2"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["NOVA_SNAPSHOT_HOOK_STATE_DIR"] = str(hooked.state)
+    env["NOVA_SNAPSHOT_HOOK_ROOT"] = str(hooked.root)
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     end = time.monotonic() + 30
@@ -147,7 +147,7 @@ def failing_pre(hooked):
 
 def test_a_failing_pre_under_apt_warns_and_apt_goes_on_without_an_image(failing_pre, admin,
                                                                         minicloud, tmp_path):
-    result = run_hook(apt_settings(failing_pre, tmp_path), failing_pre.state)
+    result = run_hook(apt_settings(failing_pre, tmp_path), failing_pre.root)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
     assert len(warnings) == 1 and "05-db-not-ready" in warnings[0]
@@ -158,7 +158,7 @@ def test_a_failing_pre_under_apt_warns_and_apt_goes_on_without_an_image(failing_
 
 
 def test_a_failing_pre_in_strict_mode_stops_apt(failing_pre, admin, minicloud, tmp_path):
-    result = run_hook(apt_settings(failing_pre, tmp_path, "strict = yes\n"), failing_pre.state)
+    result = run_hook(apt_settings(failing_pre, tmp_path, "strict = yes\n"), failing_pre.root)
     assert result.returncode == 99
     assert admin.images(instance_uuid=minicloud["server"]) == []
 
@@ -166,7 +166,7 @@ def test_a_failing_pre_in_strict_mode_stops_apt(failing_pre, admin, minicloud, t
 def test_pre_failure_snapshot_takes_the_backup_anyway_under_apt(failing_pre, admin, minicloud,
                                                                 tmp_path):
     settings = apt_settings(failing_pre, tmp_path, hooks_extra="pre_failure = snapshot\n")
-    result = run_hook(settings, failing_pre.state)
+    result = run_hook(settings, failing_pre.root)
     assert result.returncode == 0, result.stderr
     images = admin.images(instance_uuid=minicloud["server"])
     assert len(images) == 1 and images[0]["nsh_quiesce"] == "none"

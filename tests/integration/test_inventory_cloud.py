@@ -106,16 +106,16 @@ def assert_no_secret(result):
 
 @pytest.fixture
 def nsh(tmp_path, own_server, admin):
-    """The real CLI for our own server, its settings, credentials, state and attempts under
-    tmp_path. `nsh.settings(extra)` rewrites the settings; `extra` is INI text appended."""
+    """The real CLI for our own server, its settings and credentials under tmp_path, its state
+    (attempts included) under tmp_path/host, its NOVA_SNAPSHOT_HOOK_ROOT. `nsh.settings(extra)`
+    rewrites the settings; `extra` is INI text appended."""
     root = tmp_path / "root"
     root.mkdir()
     credentials = tmp_path / "credentials"
     credentials.write_text(read_state("openrc") + "\n")
     credentials.chmod(0o600)
     conf = tmp_path / "nova-snapshot-hook.conf"
-    env = {"NOVA_SNAPSHOT_HOOK_ATTEMPTS": str(tmp_path / "attempts"),
-           "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tmp_path / "state"),
+    env = {"NOVA_SNAPSHOT_HOOK_ROOT": str(tmp_path / "host"),
            "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf)}
 
     def settings(extra=""):
@@ -157,7 +157,7 @@ def nsh(tmp_path, own_server, admin):
         return out + after.stdout
 
     run.settings, run.apt_hook, run.credentials = settings, apt_hook, credentials
-    run.attempts = tmp_path / "attempts"
+    run.attempts = tmp_path / "host" / "var" / "lib" / "nova-snapshot-hook" / "attempts"
     settings()
     admin.wait_idle(own_server)
     remove_images(admin, own_server)

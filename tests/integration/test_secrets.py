@@ -17,7 +17,7 @@ def hook_output(tool, tmp_path):
     settings.write_text(tool.settings.read_text().replace("[log]", f"[cloud]\ncredentials = "
                                                           f"{tool.credentials}\n[log]")
                         + "[apt]\nmin_interval = 0\nwait = 60\n")
-    result = run_hook(settings, tool.state)
+    result = run_hook(settings, tool.root)
     assert result.returncode == 0, result.stderr
     return result.stdout + result.stderr
 

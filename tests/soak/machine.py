@@ -50,10 +50,15 @@ VOLUME_GB = 1                  # the local cloud's flavor disk
 # Cinder's default of 10 would stop the backups (the tool checks the quota first).
 SNAPSHOT_QUOTA = 100
 SETTLING = ("creating", "deleting")
+# The machine's directory is the program's NOVA_SNAPSHOT_HOOK_ROOT: its state is in these two.
+RUN = os.path.join("run", "nova-snapshot-hook")
+LIB = os.path.join("var", "lib", "nova-snapshot-hook")
 # What the program may keep between runs; anything else left in its directories is a leak.
-EXPECTED_STATE = {"run": re.compile(r"^(last-apt-snapshot|token-[0-9a-f]+)$"),
-                  "lib": re.compile(r"^(schedule|attempts|attempts\.lock)$"),
-                  "": re.compile(r"^(lock|run|lib|settings|credentials|root|output|site)$")}
+EXPECTED_STATE = {RUN: re.compile(r"^(last-apt-snapshot|token-[0-9a-f]+)$"),
+                  LIB: re.compile(r"^(schedule|attempts|attempts\.lock)$"),
+                  "run": re.compile(r"^nova-snapshot-hook$"), "var": re.compile(r"^lib$"),
+                  os.path.join("var", "lib"): re.compile(r"^nova-snapshot-hook$"),
+                  "": re.compile(r"^(lock|run|var|settings|credentials|root|output|site)$")}
 
 
 def faketime_missing():
@@ -204,7 +209,7 @@ class Machine:
         return os.path.join(self.directory, *parts)
 
     def _write_files(self):
-        for name in ("run", "lib", "root", "output"):
+        for name in (RUN, LIB, "root", "output"):
             os.makedirs(self.path(name), exist_ok=True)
         self.preload = f"{build_sleep_shim(self.path('output'))} {FAKETIME_LIBRARY}"
         self.site = vm_site.build(self.path("site"), CONTROL)
@@ -226,9 +231,7 @@ class Machine:
     def env(self, moment):
         return {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "TZ": "UTC",
                 "NOVA_SNAPSHOT_HOOK_CONFIG": self.path("settings"),
-                "NOVA_SNAPSHOT_HOOK_STATE_DIR": self.path("run"),
-                "NOVA_SNAPSHOT_HOOK_SCHEDULE_STATE": self.path("lib", "schedule"),
-                "NOVA_SNAPSHOT_HOOK_ATTEMPTS": self.path("lib", "attempts"),
+                "NOVA_SNAPSHOT_HOOK_ROOT": self.directory,
                 "LD_PRELOAD": self.preload, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
                 "FAKETIME": "@" + moment.strftime("%Y-%m-%d %H:%M:%S")}
 
@@ -392,7 +395,7 @@ class Machine:
     def lock_busy(self):
         """The names of the host lock and the schedule file (its own lock) that are held."""
         busy = []
-        for name in ("lock", os.path.join("lib", "schedule")):
+        for name in ("lock", os.path.join(LIB, "schedule")):
             if not os.path.exists(self.path(name)):
                 continue
             with open(self.path(name), "a+", encoding="utf-8") as handle:

@@ -271,7 +271,7 @@ def fake(monkeypatch, tmp_path):
         monkeypatch.setenv("OS_APPLICATION_CREDENTIAL_SECRET", "fake-secret")
         monkeypatch.setenv("OS_REGION_NAME", "R")
         monkeypatch.setenv("OS_INTERFACE", "public")
-        monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_STATE_DIR", str(tmp_path / "state"))
+        monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(tmp_path / "host"))
         (tmp_path / "root").mkdir(exist_ok=True)
         settings = tmp_path / "nsh.conf"
         settings.write_text(f"[server]\nid = {SERVER}\nidentity_root = {tmp_path}/root\n"

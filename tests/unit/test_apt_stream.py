@@ -425,7 +425,7 @@ def test_random_bytes_after_a_version_line_raise_only_stream_errors_and_are_drai
 @given(tokens=st.lists(stream_tokens, max_size=120))
 def test_streams_made_of_protocol_fragments_raise_only_stream_errors_and_are_drained(tokens):
     for action in assert_drained_and_calm(b"".join(tokens)) or ():
-        assert action.direction in "<>=" and (action.old_version or action.new_version)
+        assert action.direction in ("<", ">", "=") and (action.old_version or action.new_version)
 
 
 # --- two steps, each complete or raising: what the hook's fast path relies on ---

@@ -1,4 +1,5 @@
 import os
+import re
 import stat
 import time
 
@@ -14,10 +15,9 @@ SERVER = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture
-def path(tmp_path, monkeypatch):
-    target = tmp_path / "state" / "attempts"
-    monkeypatch.setenv(attempts.ENVIRONMENT, str(target))
-    return target
+def path(state_root):
+    """The test's own attempts file (tests/conftest.py)."""
+    return state_root.attempts
 
 
 def test_a_success_then_a_failure_keeps_the_time_of_the_last_success(path):
@@ -117,7 +117,7 @@ def test_a_recording_that_fails_does_not_change_the_error_raised(tmp_path, monke
                                                                   server_gone):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv(attempts.ENVIRONMENT, str(blocker / "attempts"))   # cannot be created
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(blocker))     # the file cannot be created
     refused = server_gone
     with pytest.raises(IdentityError) as caught:
         backup.take_backup(FakeContext(server=refused), REQUEST)
@@ -152,7 +152,7 @@ def test_take_backup_records_a_success_and_returns_the_same_result(path, monkeyp
 def test_a_success_is_returned_even_when_recording_fails(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv(attempts.ENVIRONMENT, str(blocker / "attempts"))
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(blocker))
     result, ctx = succeed(monkeypatch, tmp_path)
     assert backup.take_backup(ctx, REQUEST) is result
 
@@ -166,3 +166,15 @@ def test_the_host_lock_held_by_another_run_names_its_holder(tmp_path, monkeypatc
         with pytest.raises(HookError, match=f"pid {os.getpid()}"):
             backup.take_backup(ctx, REQUEST)
     assert backup.take_backup(ctx, REQUEST) is result       # released with its holder
+
+
+def test_the_default_host_lock_follows_the_state_root(path, monkeypatch, tmp_path, state_root):
+    from nova_snapshot_hook.errors import HookError
+    from nova_snapshot_hook.files import FileLock
+    result, ctx = succeed(monkeypatch, tmp_path)
+    ctx.settings = Settings(server_id=SERVER, metadata_url="")     # [snapshot] lock: the default
+    ctx.deadline = time.monotonic() + 0.2
+    lock = state_root.run / "lock"
+    with FileLock(str(lock), note_pid=True).acquire(ctx.deadline):
+        with pytest.raises(HookError, match=re.escape(f"pid {os.getpid()}) holds {lock}")):
+            backup.take_backup(ctx, REQUEST)

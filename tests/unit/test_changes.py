@@ -98,7 +98,7 @@ def test_empty_action_list_is_no_real_change():
     change_set = changes_of()
     assert change_set.is_empty
     assert change_set.summary() == "no package changes"
-    assert change_set.listing() == "" and change_set.listing_chunks() == []
+    assert change_set.listing() == "" and change_set.listing_chunks(255) == []
 
 
 @pytest.mark.parametrize("line, expected", [

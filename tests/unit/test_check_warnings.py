@@ -8,7 +8,9 @@ import os
 import pytest
 
 from nova_snapshot_hook import cli
-from test_access_rules import fake  # noqa: F401  (the fake cloud fixture)
+from test_access_rules import fake
+
+__all__ = ["fake"]  # the fake cloud fixture: pytest finds it here by name (pyflakes: used)
 
 PROXY_SECRET = "Pr0xy-s3cret"
 

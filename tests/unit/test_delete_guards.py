@@ -19,7 +19,7 @@ from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
 from nova_snapshot_hook.cloud import client
 from nova_snapshot_hook.commands import fleet as fleet_command, prune
 from nova_snapshot_hook.errors import CloudError, IdentityError
-from nova_snapshot_hook.rules import fleet_plan, naming, pinning, volumes
+from nova_snapshot_hook.rules import naming, pinning, volumes
 
 from fake_clock import FakeClock
 
@@ -205,7 +205,7 @@ def test_fleet_deletes_neither_the_planted_volume_nor_the_foreign_snapshot(warni
                               capture_step=0.01, poll_interval=0.01)
     outcome = fleet_command.backup_one(SharedImagePoll(cloud, 0.005),
                                        {"id": SERVER, "name": "web01"}, request, 30,
-                                       fleet_plan.ThreadLabel())
+                                       fleet_command.ThreadLabel())
     assert not outcome.failed, outcome.error
     assert cloud.deleted_volumes == [] and FOREIGN in cloud.snapshots
     assert OLD in cloud.deleted_images and OLD_ROOT not in cloud.snapshots

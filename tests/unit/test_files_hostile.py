@@ -14,6 +14,8 @@ import pytest
 from nova_snapshot_hook import files
 from nova_snapshot_hook.commands import scheduled
 
+from host_state import StateRoot
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -111,19 +113,21 @@ def test_a_write_bounded_by_an_alarm_completes_in_a_planted_directory(tmp_path):
 
 
 # -- the schedule's state ------------------------------------------------------------------------
-def held_state(path, text, monkeypatch):
-    """The state file as a scheduled run holds it: written, and open as its lock's handle."""
-    monkeypatch.setenv(scheduled.STATE_ENVIRONMENT, str(path))
+def held_state(root, text, monkeypatch):
+    """The state file as a scheduled run holds it, with `root` as NOVA_SNAPSHOT_HOOK_ROOT:
+    written, and open as its lock's handle. (path, lock)."""
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(root))
+    path = StateRoot(root).schedule
+    path.parent.mkdir(parents=True)
     path.write_text(text)
     lock = files.FileLock(str(path))
     assert lock.try_acquire()
-    return lock
+    return path, lock
 
 
 def test_a_state_write_that_fails_half_way_leaves_the_last_record(tmp_path, monkeypatch):
     import datetime
-    state = tmp_path / "schedule"
-    lock = held_state(state, "2026-11-28 daily\n", monkeypatch)
+    state, lock = held_state(tmp_path, "2026-11-28 daily\n", monkeypatch)
     try:
         # A text that cannot be encoded fails inside the write itself, after any truncation.
         with pytest.raises(UnicodeEncodeError):
@@ -131,13 +135,12 @@ def test_a_state_write_that_fails_half_way_leaves_the_last_record(tmp_path, monk
     finally:
         lock.release()
     assert state.read_text() == "2026-11-28 daily\n"
-    assert os.listdir(tmp_path) == ["schedule"]
+    assert os.listdir(state.parent) == ["schedule"]
 
 
 def test_a_state_write_whose_sync_fails_leaves_the_last_record(tmp_path, monkeypatch):
     import datetime
-    state = tmp_path / "schedule"
-    lock = held_state(state, "2026-11-28 daily\n", monkeypatch)
+    state, lock = held_state(tmp_path, "2026-11-28 daily\n", monkeypatch)
 
     def failing_fsync(descriptor):
         raise OSError(28, "No space left on device")
@@ -152,8 +155,7 @@ def test_a_state_write_whose_sync_fails_leaves_the_last_record(tmp_path, monkeyp
 
 def test_a_state_write_is_whole_and_synced_and_seen_through_the_held_lock(tmp_path, monkeypatch):
     import datetime
-    state = tmp_path / "schedule"
-    lock = held_state(state, "2026-11-28 daily\n", monkeypatch)
+    state, lock = held_state(tmp_path, "2026-11-28 daily\n", monkeypatch)
     # A run that opened the file before the rename and locks it after ours reads the new record.
     late = open(state, encoding="utf-8")
     synced = []
@@ -168,4 +170,4 @@ def test_a_state_write_is_whole_and_synced_and_seen_through_the_held_lock(tmp_pa
     assert scheduled.read_state_from(late) == (datetime.date(2026, 11, 29), "weekly")
     late.close()
     assert stat.S_IMODE(state.stat().st_mode) & 0o022 == 0
-    assert os.listdir(tmp_path) == ["schedule"]
+    assert os.listdir(state.parent) == ["schedule"]

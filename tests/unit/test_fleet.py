@@ -1,5 +1,6 @@
-"""Fleet mode's rules (rules/fleet_plan.py): selection, the bounded pool, the summary,
-freshness (with the model of rules/freshness.py)."""
+"""Fleet mode's rules (rules/fleet_plan.py): selection, the summary, freshness (with the model of
+rules/freshness.py); and the bounded pool of workers, which the command owns (commands/fleet.py):
+the rules hold no thread."""
 
 import threading
 import time
@@ -7,6 +8,7 @@ import time
 import pytest
 
 from nova_snapshot_hook import views
+from nova_snapshot_hook.commands import fleet as fleet_command
 from nova_snapshot_hook.rules import fleet_plan as fleet
 from nova_snapshot_hook.rules import freshness
 
@@ -108,7 +110,7 @@ def test_pool_never_runs_more_than_the_concurrency_and_returns_results_in_order(
             running[0] -= 1
         return item * 10
 
-    assert fleet.run_bounded(range(40), work, 4) == [n * 10 for n in range(40)]
+    assert fleet_command.run_bounded(range(40), work, 4) == [n * 10 for n in range(40)]
     assert peak[0] == 4
 
 
@@ -121,7 +123,7 @@ def test_pool_keeps_every_slot_busy_while_a_slow_server_takes_long():
         return item
 
     started = time.monotonic()
-    fleet.run_bounded(["slow"] + [f"fast{n}" for n in range(8)], work, 2)
+    fleet_command.run_bounded(["slow"] + [f"fast{n}" for n in range(8)], work, 2)
     assert max(finished[f"fast{n}"] for n in range(8)) < finished["slow"]
     assert time.monotonic() - started < 0.4 + 0.2
 
@@ -129,15 +131,15 @@ def test_pool_keeps_every_slot_busy_while_a_slow_server_takes_long():
 def test_on_done_runs_in_the_calling_thread_once_per_item():
     seen = []
     caller = threading.current_thread()
-    fleet.run_bounded([1, 2, 3], lambda item: -item, 2,
-                      on_done=lambda item, result: seen.append(
-                          (item, result, threading.current_thread() is caller)))
+    fleet_command.run_bounded([1, 2, 3], lambda item: -item, 2,
+                              on_done=lambda item, result: seen.append(
+                                  (item, result, threading.current_thread() is caller)))
     assert sorted(seen) == [(1, -1, True), (2, -2, True), (3, -3, True)]
 
 
 def test_pool_with_nothing_to_do_or_more_workers_than_items():
-    assert fleet.run_bounded([], lambda item: item, 16) == []
-    assert fleet.run_bounded([1, 2], lambda item: item + 1, 16) == [2, 3]
+    assert fleet_command.run_bounded([], lambda item: item, 16) == []
+    assert fleet_command.run_bounded([1, 2], lambda item: item + 1, 16) == [2, 3]
 
 
 def test_an_error_escaping_work_stops_the_pool_and_reaches_the_caller():
@@ -147,11 +149,11 @@ def test_an_error_escaping_work_stops_the_pool_and_reaches_the_caller():
         return item
 
     with pytest.raises(RuntimeError, match="bug"):
-        fleet.run_bounded(range(10), work, 2)
+        fleet_command.run_bounded(range(10), work, 2)
 
 
 def test_thread_label_is_per_thread():
-    label = fleet.ThreadLabel()
+    label = fleet_command.ThreadLabel()
     label.set("main")
     seen = []
     thread = threading.Thread(target=lambda: (label.set("worker"), seen.append(label.get())))

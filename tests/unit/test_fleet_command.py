@@ -1,7 +1,7 @@
-"""The fleet command's edge (fleet_command.py) against stand-ins for cloud.Cloud: Nova's pages,
-one server's outcome, log lines labelled with the server, arguments."""
+"""The fleet command's edge (fleet_command.py) against stand-ins for cloud.Cloud: Nova's pages
+(read by Cloud.list_servers), one server's outcome, log lines labelled with the server,
+arguments."""
 
-import contextlib
 import logging
 import subprocess
 import sys
@@ -10,6 +10,7 @@ import types
 import pytest
 
 from nova_snapshot_hook.rules import fleet_plan as fleet
+from nova_snapshot_hook.cloud import client
 from nova_snapshot_hook.commands import fleet as fleet_command
 from nova_snapshot_hook.errors import ActionRefused, CloudError, IdentityError
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest
@@ -35,23 +36,43 @@ class Pages:
         return None, body
 
 
-class FakeCloud:
-    def __init__(self, servers=()):
-        self.nova = types.SimpleNamespace(client=Pages(list(servers)))
+def paged_cloud(servers):
+    """A real cloud.Cloud whose novaclient HTTP client is Pages: no session is used."""
+    from keystoneauth1 import session as ksa_session
+    credentials = types.SimpleNamespace(region_name="", interface="public", source="test",
+                                        auth_url="http://127.0.0.1:5000/v3", auth_type="password")
+    cloud = client.Cloud(credentials, ksa_session.Session())
+    cloud.nova = types.SimpleNamespace(client=Pages(list(servers)))
+    return cloud
 
-    @contextlib.contextmanager
-    def translated(self, doing):
-        yield
+
+class FakeCloud:
+    """cloud.Cloud's listing: what Nova returns, whatever the filters (recorded)."""
+
+    def __init__(self, servers=()):
+        self.servers, self.filters = list(servers), []
+
+    def list_servers(self, **filters):
+        self.filters.append(filters)
+        return list(self.servers)
 
 
 def test_listing_follows_novas_pages_on_our_own_endpoint():
     servers = [{"id": f"s{n}", "name": f"n{n}", "tags": ["t"]} for n in range(5)]
-    cloud = FakeCloud(servers)
-    listed = fleet_command.list_servers(cloud, fleet.Selection(tags=["t"]))
+    cloud = paged_cloud(servers)
+    listed = cloud.list_servers(**fleet.Selection(tags=["t"]).query())
     assert [s["id"] for s in listed] == ["s0", "s1", "s2", "s3", "s4"]
     assert cloud.nova.client.paths == [
         "/servers/detail?tags=t", "/servers/detail?limit=2&marker=s1&tags=t",
         "/servers/detail?limit=2&marker=s3&tags=t"]
+
+
+def test_the_selection_lists_with_novas_own_filters_and_selects_the_rest_here():
+    cloud = FakeCloud([{"id": "b", "name": "web", "tags": ["t"], "metadata": {"role": "web"}},
+                       {"id": "a", "name": "db", "tags": ["t"], "metadata": {"role": "db"}}])
+    selection = fleet.Selection(tags=["t"], metadata=[("role", "web")])
+    assert [s["id"] for s in fleet_command.selected_servers(cloud, selection)] == ["b"]
+    assert cloud.filters == [{"tags": "t"}]
 
 
 def test_an_empty_selection_is_an_error_that_says_what_was_asked():
@@ -89,7 +110,7 @@ SERVER = {"id": "id-web1", "name": "web1.example.org"}
 
 def test_one_server_is_backed_up_under_its_own_name_series_and_rotation():
     cloud = OneServerCloud()
-    outcome = fleet_command.backup_one(cloud, SERVER, REQUEST, 5, fleet.ThreadLabel())
+    outcome = fleet_command.backup_one(cloud, SERVER, REQUEST, 5, fleet_command.ThreadLabel())
     assert not outcome.failed and outcome.state == "active" and outcome.image_id == "img-1"
     assert outcome.image_name.startswith("web1-daily-")
     assert cloud.body["backup_type"] == "daily" and cloud.body["rotation"] == 3
@@ -108,14 +129,14 @@ def test_one_server_is_backed_up_under_its_own_name_series_and_rotation():
     (OneServerCloud(raise_=KeyError("image_id")), "internal error: KeyError: 'image_id'"),
 ])
 def test_a_failure_is_this_servers_outcome_and_never_escapes(cloud, message):
-    outcome = fleet_command.backup_one(cloud, SERVER, REQUEST, 5, fleet.ThreadLabel())
+    outcome = fleet_command.backup_one(cloud, SERVER, REQUEST, 5, fleet_command.ThreadLabel())
     assert outcome.failed and outcome.state == "failed" and message in outcome.error
     assert outcome.server_name == "web1.example.org" and outcome.image_id is None
 
 
 def test_worker_log_lines_carry_the_server_name(caplog):
     from nova_snapshot_hook.log import log
-    label = fleet.ThreadLabel()
+    label = fleet_command.ThreadLabel()
     labelled = fleet_command._LabelFilter(label)
     log.addFilter(labelled)
     log.addHandler(caplog.handler)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from host_state import StateRoot
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "apt-hook"
 INSTALL = (FIXTURES / "bookworm-install-new.txt").read_bytes()
@@ -21,6 +23,11 @@ def empty_list(stream):
 def with_option(stream, line):
     head, tail = stream.split(b"\n\n", 1)
     return head + b"\n" + line + b"\n\n" + tail
+
+
+def hook_state(tmp_path):
+    """Where run_hook's runs keep their state: their NOVA_SNAPSHOT_HOOK_ROOT."""
+    return StateRoot(tmp_path / "host")
 
 
 def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=False, prelude="",
@@ -40,9 +47,8 @@ def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=Fa
     # apt's InfoFD: the pipe's own number (a fixed fd 20 could be the pipe's other end).
     read_end, write_end = os.pipe()
     environment = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
-                   "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf),
-                   "NOVA_SNAPSHOT_HOOK_STATE_DIR": str(tmp_path / "state"),
-                   "NOVA_SNAPSHOT_HOOK_ATTEMPTS": str(tmp_path / "attempts"), **(env or {})}
+                   "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf), **hook_state(tmp_path).env,
+                   **(env or {})}
     try:
         process = subprocess.Popen(["/usr/bin/python3", "-c", code], cwd=REPO, env=environment,
                                    pass_fds=(read_end,), stdout=subprocess.PIPE,
@@ -135,8 +141,8 @@ def test_comments_only_credentials_take_no_backup_and_say_so_quietly(tmp_path):
 
 
 def test_a_second_run_within_the_minimum_interval_takes_no_new_backup(tmp_path):
-    state = tmp_path / "state"
-    state.mkdir()
+    state = hook_state(tmp_path).run
+    state.mkdir(parents=True)
     import time
     (state / "last-apt-snapshot").write_text(
         f"fingerprint=x\nfrontend_pid=1\ntime={time.time()}\nfrontend=apt-get\nimage_id=img\n")
@@ -154,7 +160,8 @@ def test_a_closed_info_fd_warns_and_lets_apt_go_on(tmp_path):
     conf.write_text("[log]\nsyslog = no\n")
     result = subprocess.run(["/usr/bin/python3", "-m", "nova_snapshot_hook", "apt-hook"], cwd=REPO,
                             env={"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "57",
-                                 "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf)},
+                                 "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf),
+                                 **hook_state(tmp_path).env},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("WARNING: nova-snapshot-hook: no backup image")

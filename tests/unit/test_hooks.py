@@ -10,7 +10,7 @@ import pytest
 from nova_snapshot_hook.backup import hooks as user_hooks
 from nova_snapshot_hook.backup import take
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, SnapshotResult
-from nova_snapshot_hook.backup.watchdog import DeadlineExceeded
+from nova_snapshot_hook.deadline import DeadlineExceeded
 from nova_snapshot_hook.config import Settings
 from nova_snapshot_hook.errors import CaptureTimeout, CloudError
 
@@ -104,10 +104,9 @@ class Context:
 
 
 @pytest.fixture
-def state(tmp_path, monkeypatch):
-    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ATTEMPTS", str(tmp_path / "attempts"))
-    return tmp_path / "state"
+def state(state_root):
+    """The test's own /run/nova-snapshot-hook (tests/conftest.py)."""
+    return state_root.run
 
 
 def fake_snapshotter(monkeypatch, hookdir, outcome):
@@ -192,7 +191,7 @@ def test_pre_failure_snapshot_takes_the_backup_anyway(hookdir, state, monkeypatc
 
 def test_a_run_killed_after_pre_is_told_to_the_next_pre(hookdir, state, monkeypatch):
     recorder(hookdir, "10-db")
-    state.mkdir()
+    state.mkdir(parents=True)
     (state / user_hooks.MARKER).write_text("12345\n")        # what kill -9 leaves
     fake_snapshotter(monkeypatch, hookdir, None)
     take.take_backup(Context(hookdir), REQUEST)

@@ -12,7 +12,7 @@ import pytest
 
 from nova_snapshot_hook.backup import hooks as user_hooks
 from nova_snapshot_hook.backup import take
-from nova_snapshot_hook.backup.watchdog import DeadlineExceeded, watchdog
+from nova_snapshot_hook.deadline import DeadlineExceeded, watchdog
 from nova_snapshot_hook.log import redactor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

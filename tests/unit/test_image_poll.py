@@ -102,14 +102,16 @@ def test_sixteen_workers_at_once_cost_one_listing():
     clock.now += 1.0
     before = len(glance.listings)
     barrier = threading.Barrier(16)
+    seen = {}       # asserted here: an assertion failing in a thread would not fail the test
 
     def look(n):
         barrier.wait()
-        assert poll.get_image(f"i{n}")["status"] == "queued"
+        seen[n] = poll.get_image(f"i{n}")["status"]
 
     threads = [threading.Thread(target=look, args=(n,)) for n in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert seen == {n: "queued" for n in range(16)}
     assert len(glance.listings) - before == 1 and len(glance.listings[-1]) == 16

@@ -70,7 +70,7 @@ def test_status_at_takes_a_utc_time_and_refuses_anything_else(capsys, settings_f
 
 def test_status_without_credentials_cannot_be_read_and_exits_2_with_a_metrics_file(
         capsys, settings_file, tmp_path, monkeypatch):
-    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ATTEMPTS", str(tmp_path / "attempts"))
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(tmp_path / "host"))
     metrics = tmp_path / "nsh.prom"
     status, _, err = run_cli(capsys, "-c", settings_file, "--credentials",
                              str(tmp_path / "missing"), "status", "--prometheus", str(metrics))

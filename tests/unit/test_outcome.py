@@ -114,9 +114,8 @@ def test_any_transaction_record_round_trips(fingerprint, pid, at, frontend, imag
 
 # --- reading and writing them ---
 
-def test_state_files_are_written_whole_private_and_read_back(tmp_path, monkeypatch):
-    directory = tmp_path / "state"
-    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_STATE_DIR", str(directory))
+def test_state_files_are_written_whole_private_and_read_back(state_root):
+    directory = state_root.run
     assert state.read(state.LAST_SNAPSHOT) is None
     state.write(state.LAST_SNAPSHOT, "one\n")
     state.write(state.LAST_SNAPSHOT, "two\n")
@@ -126,9 +125,9 @@ def test_state_files_are_written_whole_private_and_read_back(tmp_path, monkeypat
     assert sorted(os.listdir(directory)) == [state.LAST_SNAPSHOT]     # no temporary file left
 
 
-def test_taking_a_state_file_removes_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_STATE_DIR", str(tmp_path))
-    (tmp_path / state.PENDING_OUTCOME).write_bytes(b"image a\nbad\xff 1\n")
+def test_taking_a_state_file_removes_it(state_root):
+    state_root.run.mkdir(parents=True)
+    (state_root.run / state.PENDING_OUTCOME).write_bytes(b"image a\nbad\xff 1\n")
     assert state.take(state.PENDING_OUTCOME) == "image a\nbad\ufffd 1\n"
     assert state.take(state.PENDING_OUTCOME) is None
-    assert not (tmp_path / state.PENDING_OUTCOME).exists()
+    assert not (state_root.run / state.PENDING_OUTCOME).exists()

@@ -173,7 +173,7 @@ def test_prune_prints_no_control_character(capsys, console):
 
 def test_status_prints_no_control_character(fake_lookup, capsys, console, monkeypatch, tmp_path):
     console.start()
-    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ATTEMPTS", str(tmp_path / "attempts"))
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(tmp_path / "host"))
     monkeypatch.setattr(lookup, "server_images", lambda ctx: [
         evil_image(nsh_series=EVIL, backup_type=EVIL), evil_image("img-2")])
     status_command.run(context(), types.SimpleNamespace(at=None, prometheus=None, json=False,
@@ -185,14 +185,13 @@ def test_status_prints_no_control_character(fake_lookup, capsys, console, monkey
 
 class FleetCloud:
     def __init__(self, servers, images):
-        self.images = images
-        self.nova = types.SimpleNamespace(client=types.SimpleNamespace(
-            get=lambda path: (None, {"servers": servers})))
-        self.session = types.SimpleNamespace(get_project_id=lambda: "p")
+        self.servers, self.images = servers, images
 
-    @contextlib.contextmanager
-    def translated(self, doing):
-        yield
+    def list_servers(self, **filters):
+        return self.servers
+
+    def project_id(self):
+        return "p"
 
     def list_images(self, **filters):
         return self.images

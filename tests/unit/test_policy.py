@@ -4,7 +4,6 @@ import io
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
 
 from nova_snapshot_hook.apt import policy
 from nova_snapshot_hook.apt.stream import AptConfig, parse_stream, read_stream
@@ -13,7 +12,6 @@ from nova_snapshot_hook.apt.policy import Decision, HookPolicy, decide, settle_b
 from nova_snapshot_hook.apt.state import Transaction
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt-hook"
-GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 
 NOW = 1795665960.0
 APT_GET = AptConfig({"CommandLine::AsString": "apt-get upgrade"})

@@ -49,7 +49,7 @@ def test_the_shipped_file_registers_the_hook(root):
     result = hook_registration(root)
     assert (result.state, result.findings) == (OK, ())
     assert "version 3 on InfoFD 20" in result.text and "80nova-snapshot-hook" in result.text
-    assert all(path.startswith(str(root)) for path in result.files)
+    assert result.files and all(path.startswith(str(root)) for path in result.files)
 
 
 def test_no_hook_line_fails_and_says_how_to_restore_the_conffile(root):

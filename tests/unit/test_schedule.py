@@ -15,6 +15,8 @@ from nova_snapshot_hook.cloud.credentials import CredentialsNotConfigured
 from nova_snapshot_hook.backup.snapshotter import SnapshotResult
 from nova_snapshot_hook.files import FileLock
 
+from host_state import StateRoot
+
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 ALL_ON = {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 2}
 D = datetime.date
@@ -135,15 +137,16 @@ def test_a_fleet_is_spread_over_the_window():
 
 
 def test_host_identity_prefers_machine_id_then_dbus_then_hostname(tmp_path):
-    assert schedule.host_identity(str(tmp_path), "web01") == ("web01", "the host name")
+    identity = scheduled_command.host_identity      # the edge reads them; schedule.py is pure
+    assert identity(str(tmp_path), "web01") == ("web01", "the host name")
     (tmp_path / "var/lib/dbus").mkdir(parents=True)
     (tmp_path / "var/lib/dbus/machine-id").write_text("b" * 32 + "\n")
-    assert schedule.host_identity(str(tmp_path), "web01") == ("b" * 32, "/var/lib/dbus/machine-id")
+    assert identity(str(tmp_path), "web01") == ("b" * 32, "/var/lib/dbus/machine-id")
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/machine-id").write_text("uninitialized\n")      # not yet filled in at boot
-    assert schedule.host_identity(str(tmp_path), "web01")[1] == "/var/lib/dbus/machine-id"
+    assert identity(str(tmp_path), "web01")[1] == "/var/lib/dbus/machine-id"
     (tmp_path / "etc/machine-id").write_text("a" * 32 + "\n")
-    assert schedule.host_identity(str(tmp_path), "web01") == ("a" * 32, "/etc/machine-id")
+    assert identity(str(tmp_path), "web01") == ("a" * 32, "/etc/machine-id")
 
 
 def test_state_text_round_trips_and_garbage_is_no_state():
@@ -165,7 +168,8 @@ def fake(tmp_path, monkeypatch):
         requests, sleeps = [], []
         credentials = type("FakeCredentials", (), {"secrets": lambda self: ()})()
         conf = tmp_path / "settings.conf"
-        state = tmp_path / "state" / "schedule"
+        root = StateRoot(tmp_path / "host")
+        state = root.schedule
 
         def write_settings(self, text="", server=""):
             # identity_root: an empty tree, so nothing of this machine is read (nor dmidecode run).
@@ -194,8 +198,7 @@ def fake(tmp_path, monkeypatch):
 
     monkeypatch.setattr(backup, "take_backup", take_backup)
     monkeypatch.setattr(credentials_module, "load_credentials", load_credentials)
-    monkeypatch.setattr(scheduled_command, "STATE_PATH", str(made.state))
-    monkeypatch.delenv(scheduled_command.STATE_ENVIRONMENT, raising=False)
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(made.root.root))
     monkeypatch.setattr(scheduled_command, "sleep", made.sleeps.append)
     return made
 
@@ -241,12 +244,12 @@ def test_one_run_takes_one_image_of_the_highest_tier_and_is_quiet(fake, on, caps
     assert fake.state.read_text() == "2027-01-01 yearly\n"
 
 
-def test_the_state_file_can_be_named_in_the_environment(fake, on, monkeypatch, tmp_path):
-    other = tmp_path / "elsewhere" / "schedule"
-    monkeypatch.setenv(scheduled_command.STATE_ENVIRONMENT, str(other))
+def test_the_state_file_follows_the_root(fake, on, monkeypatch, tmp_path):
+    other = StateRoot(tmp_path / "elsewhere")
+    monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(other.root))
     on(D(2026, 11, 26))
     assert fake.run("-q", "scheduled", "--no-delay") == 0
-    assert other.read_text() == "2026-11-26 daily\n" and not fake.state.exists()
+    assert other.schedule.read_text() == "2026-11-26 daily\n" and not fake.state.exists()
 
 
 def test_a_second_run_the_same_day_takes_nothing(fake, on):
@@ -257,7 +260,7 @@ def test_a_second_run_the_same_day_takes_nothing(fake, on):
 
 
 def test_the_next_run_catches_up_a_failed_sunday(fake, on):
-    fake.state.parent.mkdir()
+    fake.state.parent.mkdir(parents=True)
     fake.state.write_text("2026-11-28 daily\n")
     on(D(2026, 11, 30))
     assert fake.run("-q", "scheduled", "--no-delay") == 0

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from test_hook import INSTALL, run_hook, with_option
+from test_hook import INSTALL, hook_state, run_hook, with_option
 
 STRICT = {"setting": dict(settings="strict = yes\n"), "option": {}, "off": {}}
 
@@ -26,7 +26,7 @@ def expected_status(mode):
 def recorded_failure(tmp_path):
     """The apt series' entry in the attempts file the run wrote (None when it wrote none)."""
     try:
-        entries = json.loads((tmp_path / "attempts").read_text())["series"]
+        entries = json.loads(hook_state(tmp_path).attempts.read_text())["series"]
     except FileNotFoundError:
         return None
     entry = entries.get("apt")
@@ -107,4 +107,4 @@ def test_a_bad_stream_is_recorded(tmp_path):
 def test_a_run_that_wants_no_backup_records_nothing(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path, settings="enabled = no\n")
     assert status == 0 and recorded_failure(tmp_path) is None
-    assert not os.path.exists(tmp_path / "attempts")
+    assert not os.path.exists(hook_state(tmp_path).attempts)

@@ -1,12 +1,12 @@
 import subprocess
 import time
 
-from nova_snapshot_hook.backup.watchdog import DeadlineExceeded, watchdog
+from nova_snapshot_hook.deadline import DeadlineExceeded, watchdog
 
 SWALLOWER = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from nova_snapshot_hook.backup.watchdog import watchdog
+from nova_snapshot_hook.deadline import watchdog
 with watchdog(0.2, grace=0.2, last_words=("WARNING: gave up; apt goes on.", 0)):
     while True:
         try:

@@ -5,7 +5,7 @@ import contextlib
 import os
 import signal
 
-from ..errors import HookError
+from .errors import HookError
 
 GRACE = 5.0     # the watchdog fires this long after the deadline the code itself keeps
 
