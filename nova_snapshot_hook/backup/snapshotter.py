@@ -13,6 +13,7 @@ from . import delete
 from ..errors import ActionRefused, CaptureTimeout, CloudError
 from ..log import SUCCESS, log
 from ..text import Call
+from ..waiting import growing, wait_until
 
 TASK_STATE = "OS-EXT-STS:task_state"
 WAITS = ("captured", "active", "none")
@@ -90,31 +91,25 @@ class Snapshotter:
         self.image_id = None                 # once Nova accepted the request
         self.server = {}                     # as confirmed before the request
 
-    def left(self):
-        return self.deadline - self.clock()
+    def wait(self, probe, schedule):
+        """probe() until it answers (not None) or the deadline passes (None)."""
+        return wait_until(probe, self.deadline, schedule, clock=self.clock, sleep=self.sleep)
 
-    def pause(self, step):
-        self.sleep(max(0.0, min(step, self.left())))
+    def quick_pauses(self):
+        """Look at once, then quickly (a task often ends within a second), slowing down to every
+        poll_interval."""
+        return growing(0.25, self.request.poll_interval)
 
-    def polls(self):
-        """Poll quickly at first (the capture is often sub-second), then every poll_interval."""
-        step = 0.25
-        while self.left() > 0:
-            yield
-            self.pause(step)
-            step = min(self.request.poll_interval, step * 1.5)
-
-    def capture_polls(self):
+    def capture_pauses(self):
         """Look capture_step after the request, then every CAPTURE_SHARE of the time since the
         request, between capture_step and poll_interval. With the defaults a capture is seen
         within 0.1 s when it takes under a second, and within a tenth of its time (at most
         poll_interval) when it takes longer."""
         asked = self.clock()
-        while self.left() > 0:
+        while True:
             since = self.clock() - asked
-            self.pause(min(self.request.poll_interval, max(self.request.capture_step,
-                                                           since * CAPTURE_SHARE)))
-            yield
+            yield min(self.request.poll_interval, max(self.request.capture_step,
+                                                      since * CAPTURE_SHARE))
 
     # -- the steps ---------------------------------------------------------------------------
     def run(self):
@@ -155,12 +150,19 @@ class Snapshotter:
         """Confirm the server (GET /servers/{id}) and let a running task finish first; returns
         the server as a dict."""
         task_state = "unknown"
-        for _ in self.polls():
+
+        def idle():
+            nonlocal task_state
             server = self.cloud.get_server(self.server_id)
-            task_state = getattr(server, TASK_STATE, None)
+            task_state = server.get(TASK_STATE)
             if task_state is None:
-                return server.to_dict() if hasattr(server, "to_dict") else {}
+                return server
             log.debug(f"server {self.server_id} is busy: task_state {task_state}")
+            return None
+
+        server = self.wait(idle, self.quick_pauses())
+        if server is not None:
+            return server
         raise CloudError(f"server {self.server_id} stayed busy (task_state {task_state}) until the "
                          "deadline", fix="retry later, or raise [snapshot] timeout or --timeout")
 
@@ -191,7 +193,11 @@ class Snapshotter:
         (action, body), = call.body.items()
         self.sent_properties = set(body["metadata"])
         refused = None
-        for _ in self.polls():
+
+        def send():
+            nonlocal refused
+            if self.clock() >= self.deadline:     # not at the last look: nobody would wait
+                return None
             try:
                 answer, request_id = self.cloud.server_action(self.server_id, action, body)
                 return answer["image_id"], request_id
@@ -200,6 +206,11 @@ class Snapshotter:
                     raise
                 refused = err
                 log.info("The server is busy with another snapshot; waiting for it (HTTP 409).")
+                return None
+
+        sent = self.wait(send, self.quick_pauses())
+        if sent is not None:
+            return sent
         raise CloudError(f"{refused or 'the request'}: still busy at the deadline",
                          fix="retry later, or raise [snapshot] timeout or --timeout")
 
@@ -207,19 +218,21 @@ class Snapshotter:
         action_failed = None
         reason = "no answer yet"
         known, read_at = None, None     # the last task_state read from Nova, and when
-        for _ in self.capture_polls():
+
+        def look():
+            nonlocal action_failed, reason, known, read_at
             image = self.cloud.get_image(image_id)
             status = image.get("status") if image else None
             task_state = None
             if image and status not in ("saving", "active"):
                 if read_at is None or known is None or self.clock() - read_at >= \
                         self.request.task_state_every:
-                    known = getattr(self.cloud.get_server(self.server_id), TASK_STATE, None)
+                    known = self.cloud.get_server(self.server_id).get(TASK_STATE)
                     read_at = self.clock()
                 task_state = known
                 if task_state is None and action_failed is None:
                     action_failed = self.cloud.action_failed(self.server_id, request_id)
-                    continue    # look at the image once more before trusting task_state
+                    return None     # look at the image once more before trusting task_state
             state, reason = capture.capture_state(status, task_state, action_failed)
             if state == capture.CAPTURED and volumes.snapshot_ids(image):
                 state, reason = self.volume_capture(image_id, image)
@@ -232,6 +245,11 @@ class Snapshotter:
             if state == capture.CAPTURED and (not until_active or status == "active"):
                 self.drop_inherited(image_id, image)
                 return "active" if status == "active" else "captured"
+            return None
+
+        state = self.wait(look, self.capture_pauses())
+        if state is not None:
+            return state
         self.mark_not_captured(image_id)
         raise CaptureTimeout(f"the backup {image_id} was requested but not "
                              f"{'active' if until_active else 'captured'} before the deadline "

@@ -1,10 +1,15 @@
-"""The calls the tool makes: Nova through novaclient, Glance and Cinder through keystoneauth
-adapters, on one session that cloud/session.py builds. Cinder is asked only about volume-backed
-backups, so a cloud without it serves every image-backed server.
+"""The edge to OpenStack: the calls the tool makes, Nova through novaclient, Glance and Cinder
+through keystoneauth adapters, on one session that cloud/session.py builds. Cinder is asked only
+about volume-backed backups, so a cloud without it serves every image-backed server.
+
+Plain data out: every call returns dicts and lists as the APIs' JSON has them (a server is Nova's
+dict, "OS-EXT-STS:task_state" a key of it), strings, booleans or None; no novaclient or
+keystoneauth object leaves this module. Every failure leaves it as a HookError whose line names
+the cause and the file or key to fix: a refusal or error of the cloud, no answer, an answer that
+is not JSON, a flavor name that is not unique.
 
 Imported only when a request is really made: keystoneauth1 and novaclient cost 10-15 interpreter
-start-ups (doc/hook-speed.md). Every failure leaves this module as a HookError whose line names
-the cause and the file or key to fix.
+start-ups (doc/hook-speed.md).
 """
 
 import contextlib
@@ -13,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
+from requests import exceptions as requests_exc
 
 from ..api_versions import IMAGE_PATCH, MICROVERSION
 from .credentials import APPLICATION_CREDENTIAL
@@ -23,7 +29,8 @@ from ..rules import access, volumes
 
 
 class Cloud:
-    """The few Nova and Glance calls a backup needs, with failures translated for the user."""
+    """The Nova, Glance and Cinder calls of the tool: plain data (dicts, lists, strings, None)
+    out, a HookError for every failure."""
 
     def __init__(self, credentials, session):
         self.credentials = credentials
@@ -38,9 +45,11 @@ class Cloud:
 
     # -- Nova -------------------------------------------------------------------------------
     def get_server(self, server_id):
+        """The server (GET /servers/{id}) as Nova's dict: "OS-EXT-STS:task_state", "status",
+        "image" ("" when it boots from a volume), "os-extended-volumes:volumes_attached", ..."""
         with self.translated("reading server " + server_id):
             try:
-                return self.nova.servers.get(server_id)
+                return self.nova.servers.get(server_id).to_dict()
             except nova_exc.NotFound:
                 raise IdentityError(
                     f"server {server_id} does not exist in the project of {self.credentials.source}",
@@ -117,6 +126,10 @@ class Cloud:
                 raise CloudError(f"no flavor '{flavor}' in this cloud",
                                  fix="give --flavor an id or name that 'openstack flavor list' "
                                      "shows") from None
+            except nova_exc.NoUniqueMatch:
+                raise CloudError(f"more than one flavor is named '{flavor}'",
+                                 fix="give --flavor the id that 'openstack flavor list' shows"
+                                 ) from None
 
     def create_server(self, body):
         """POST /servers with `body` ({"server": {...}}), as built by restore.py; the new server."""
@@ -326,6 +339,10 @@ class Cloud:
                              fix=_fix_for_status(err.code, source)) from None
         except ksa.ClientException as err:
             raise CloudError(f"{doing}: {_first_line(err)}", fix=f"check {source}") from None
+        except requests_exc.JSONDecodeError:    # Glance's or Cinder's (novaclient reads leniently)
+            raise CloudError(f"{doing}: the cloud's answer is not JSON",
+                             fix="check the catalog's endpoints and [cloud] https_proxy in the "
+                                 "settings: something else answers for the service") from None
 
     def refused_by_rules(self, doing, method, url):
         """A service's 401 to an application credential, after a fresh token, is its access

@@ -54,7 +54,7 @@ def run(ctx, args):
     uses = parse_uses(args.uses)
     with ctx.bounded(ctx.settings.timeout):
         cloud = ctx.cloud
-        server = cloud.get_server(ctx.server_id).to_dict()
+        server = cloud.get_server(ctx.server_id)
         where = situation(cloud, ctx.server_id, server, ctx.settings)
         project = cloud.whoami()["project"]
     rules = access.rules_for(uses, where)

@@ -186,7 +186,7 @@ def _token(ctx):
 
 def _server(ctx, cloud):
     server_id, source = ctx.server
-    server = cloud.get_server(server_id).to_dict()
+    server = cloud.get_server(server_id)
     return "OK", (f"{server.get('name')} ({server_id}, from {source}): {server.get('status')}"
                   + (", boots from a volume (createImage path)" if not server.get("image") else "")
                   ), (server_id, server)

@@ -11,7 +11,7 @@ def server_or_none(ctx):
     """GET /servers/{id} as a dict; None, with a warning, when the server no longer exists (its
     backups outlive it: list them from a server restored with `restore --new`)."""
     try:
-        return ctx.cloud.get_server(ctx.server_id).to_dict()
+        return ctx.cloud.get_server(ctx.server_id)
     except IdentityError as err:
         log.warning(f"{err.message}; showing its images anyway")
         return None

@@ -94,4 +94,4 @@ def server_volumes(ctx):
         log.warning(f"cannot read the volumes of server {ctx.server_id} ({err}): only the volume "
                     "snapshots that carry our marks for a backup are deleted with it")
         return None
-    return volumes.attached_volume_ids(server.to_dict() if hasattr(server, "to_dict") else {})
+    return volumes.attached_volume_ids(server)

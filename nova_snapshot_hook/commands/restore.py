@@ -13,6 +13,7 @@ from ..text import call_lines, format_time
 from . import lookup
 from .options import add_server, checked_timeout
 from ..log import SUCCESS, log
+from ..waiting import growing, wait_until
 
 TASK_STATE = restore_plan.TASK_STATE
 
@@ -70,7 +71,7 @@ def run(ctx, args):
 
     with ctx.bounded(timeout) as deadline:
         image = lookup.find_image(ctx, args.image)
-        server = ctx.cloud.get_server(ctx.server_id).to_dict()
+        server = ctx.cloud.get_server(ctx.server_id)
         if args.rebuild:
             return rebuild(ctx, args, server, image, deadline)
         return boot_new(ctx, args, server, image, deadline)
@@ -166,23 +167,26 @@ def after_new_server_hints(ctx, new_id):
              "if clients must find it at the old address.")
 
 
-def wait_for_server(cloud, server_id, deadline, image_id=None, sleep=time.sleep):
+def wait_for_server(cloud, server_id, deadline, image_id=None, clock=time.monotonic,
+                    sleep=time.sleep):
     """Poll until the server is settled (no task) and ACTIVE, SHUTOFF or ERROR, running the
-    image when one is named; ERROR is a failure."""
-    server, step = None, 0.5
-    while True:
-        server = cloud.get_server(server_id).to_dict()
-        settled = server.get(TASK_STATE) is None and server.get("status") in (
+    image when one is named; ERROR is a failure. Looks at once, then after 0.5 s, slowing down to
+    every 5 s; the last look is at the deadline."""
+    last = {"status": "unknown", TASK_STATE: "unknown"}      # the server as last read
+
+    def settled():
+        nonlocal last
+        last = cloud.get_server(server_id)
+        idle = last.get(TASK_STATE) is None and last.get("status") in (
             "ACTIVE", "SHUTOFF", "ERROR")
-        on_image = image_id is None or (server.get("image") or {}).get("id") == image_id
-        if settled and on_image:
-            break
-        if time.monotonic() + step > deadline:
-            raise CloudError(f"server {server_id} is still {server.get('status')} "
-                             f"(task_state {server.get(TASK_STATE)}) at the deadline",
-                             fix="follow it with 'openstack server show', or raise --timeout")
-        sleep(step)
-        step = min(5.0, step * 1.5)
+        on_image = image_id is None or (last.get("image") or {}).get("id") == image_id
+        return last if idle and on_image else None
+
+    server = wait_until(settled, deadline, growing(0.5, 5.0), clock=clock, sleep=sleep)
+    if server is None:
+        raise CloudError(f"server {server_id} is still {last.get('status')} "
+                         f"(task_state {last.get(TASK_STATE)}) at the deadline",
+                         fix="follow it with 'openstack server show', or raise --timeout")
     if server.get("status") == "ERROR":
         fault = (server.get("fault") or {}).get("message") or "no message"
         raise CloudError(f"server {server_id} went to ERROR: {fault}",

@@ -1,11 +1,10 @@
-"""How often the capture is looked at (snapshot.Snapshotter.capture_polls), and how quickly the
+"""How often the capture is looked at (Snapshotter.capture_pauses), and how quickly the
 hook process ends once a backup is captured (main._done): the time apt is held beyond the
 capture (bench/apt_hold.py measures it on the local cloud)."""
 
 import os
 import subprocess
 import sys
-import types
 
 import pytest
 
@@ -29,7 +28,7 @@ class CaptureAt:
         if self.asked_at is not None:
             self.server_looks.append(self.clock() - self.asked_at)
         state = "image_pending_upload" if self.asked_at is not None else None
-        return types.SimpleNamespace(**{"OS-EXT-STS:task_state": state})
+        return {"id": server_id, "OS-EXT-STS:task_state": state}
 
     def server_action(self, server_id, action, body):
         self.asked_at = self.clock()

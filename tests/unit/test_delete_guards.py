@@ -64,7 +64,7 @@ class Cloud:
     def get_server(self, server_id):
         server = {"id": server_id, "image": "", "OS-EXT-STS:task_state": None,
                   "os-extended-volumes:volumes_attached": [{"id": v} for v in self.attached]}
-        return types.SimpleNamespace(to_dict=lambda: server, **{"OS-EXT-STS:task_state": None})
+        return server
 
     def server_action(self, server_id, action, body):
         self.made += 1

@@ -90,7 +90,7 @@ class OneServerCloud:
     def get_server(self, server_id):
         if self.raise_:
             raise self.raise_
-        return types.SimpleNamespace(**{"OS-EXT-STS:task_state": None})
+        return {"id": server_id, "OS-EXT-STS:task_state": None}
 
     def server_action(self, server_id, action, body):
         self.body = body

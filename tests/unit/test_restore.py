@@ -6,6 +6,8 @@ from nova_snapshot_hook.rules import restore_plan as restore
 from nova_snapshot_hook.errors import CloudError, ConfigError
 from nova_snapshot_hook.commands.restore import wait_for_server
 
+from fake_clock import FakeClock
+
 SERVER = "11111111-2222-3333-4444-555555555555"
 OTHER = "99999999-2222-3333-4444-555555555555"
 
@@ -126,37 +128,48 @@ def test_unprotect_hint_is_the_openstack_command():
     assert restore.unprotect_hint("img-1") == "openstack image set --unprotected img-1"
 
 
-class FakeServer:
-    def __init__(self, data):
-        self.data = data
-
-    def to_dict(self):
-        return self.data
-
-
 class SequenceCloud:
+    """Answers GET /servers/{id} with the states in turn (the last one for good), as dicts like
+    cloud.Cloud's; notes when it was asked."""
+
     def __init__(self, *states):
-        self.states = list(states)
+        self.states, self.clock, self.asked = list(states), None, []
 
     def get_server(self, server_id):
-        return FakeServer(self.states.pop(0) if len(self.states) > 1 else self.states[0])
+        self.asked.append(self.clock())
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def wait(cloud, seconds, **kwargs):
+    """wait_for_server on a fake clock, from 0 to `seconds`."""
+    clock = cloud.clock = FakeClock()
+    return wait_for_server(cloud, SERVER, clock() + seconds, clock=clock, sleep=clock.sleep,
+                           **kwargs)
 
 
 def test_waiting_for_a_rebuild_ends_when_the_server_runs_the_image():
     cloud = SequenceCloud(server(**{"OS-EXT-STS:task_state": "rebuilding"}),
                           server(image={"id": "old"}), server(image={"id": "img-1"}))
-    done = wait_for_server(cloud, SERVER, time.monotonic() + 30, image_id="img-1",
-                           sleep=lambda s: None)
+    done = wait(cloud, 30, image_id="img-1")
     assert done["image"]["id"] == "img-1"
 
 
 def test_a_server_in_error_is_a_failure_with_its_fault():
     cloud = SequenceCloud(server(status="ERROR", fault={"message": "No valid host"}))
     with pytest.raises(CloudError, match="went to ERROR: No valid host"):
-        wait_for_server(cloud, SERVER, time.monotonic() + 30, sleep=lambda s: None)
+        wait(cloud, 30)
 
 
-def test_waiting_gives_up_at_the_deadline():
+def test_the_server_is_read_at_once_then_at_growing_pauses_up_to_five_seconds():
+    cloud = SequenceCloud(*[server(status="BUILD")] * 12 + [server()])
+    wait(cloud, 600)
+    assert cloud.asked[:5] == pytest.approx([0, 0.5, 1.25, 2.375, 4.0625])
+    gaps = [b - a for a, b in zip(cloud.asked, cloud.asked[1:])]
+    assert max(gaps) == pytest.approx(5.0) and len(cloud.asked) == 13
+
+
+def test_waiting_gives_up_at_the_deadline_after_a_last_look():
     cloud = SequenceCloud(server(status="BUILD", **{"OS-EXT-STS:task_state": "spawning"}))
-    with pytest.raises(CloudError, match="still BUILD"):
-        wait_for_server(cloud, SERVER, time.monotonic() + 0.1, sleep=lambda s: None)
+    with pytest.raises(CloudError, match="still BUILD .task_state spawning. at the deadline"):
+        wait(cloud, 10)
+    assert cloud.asked[-1] == pytest.approx(10.0) and cloud.clock() == pytest.approx(10.0)

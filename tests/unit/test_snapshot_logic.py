@@ -1,7 +1,5 @@
 """The snapshot flow against a scripted stand-in for cloud.Cloud (no HTTP)."""
 
-import types
-
 import pytest
 
 from nova_snapshot_hook.errors import ActionRefused, CaptureTimeout, CloudError
@@ -26,7 +24,7 @@ class ScriptedCloud:
 
     def get_server(self, server_id):
         self.calls.append("get_server")
-        return types.SimpleNamespace(**{"OS-EXT-STS:task_state": self._next(self.task_states)})
+        return {"id": server_id, "OS-EXT-STS:task_state": self._next(self.task_states)}
 
     def server_action(self, server_id, action, body):
         self.calls.append(action)
@@ -97,6 +95,23 @@ def test_409_until_the_deadline_fails_with_one_message():
     cloud = ScriptedCloud(refusals=[busy] * 1000)
     with pytest.raises(CloudError, match="still busy"):
         run(cloud, timeout=5)
+
+
+def test_no_request_is_sent_at_the_deadline():
+    clock = FakeClock()
+
+    class Busy(ScriptedCloud):
+        def server_action(self, server_id, action, body):
+            self.calls.append(clock())
+            raise ActionRefused("HTTP 409", status=409, detail="while it is in task_state x")
+
+    cloud = Busy()
+    snap = Snapshotter(cloud, SERVER, SnapshotRequest(), 5.0, "web01", clock=clock,
+                       sleep=clock.sleep)
+    with pytest.raises(CloudError, match="still busy at the deadline"):
+        snap.run()
+    asked = [call for call in cloud.calls if isinstance(call, float)]
+    assert asked[:3] == [0, 0.25, 0.625] and max(asked) < 5.0 and clock() == 5.0
 
 
 def test_volume_backed_server_falls_back_to_create_image():

@@ -235,7 +235,7 @@ class VolumeCloud(Cinderish):
     def get_server(self, server_id):
         server = {"id": server_id, "image": "", "OS-EXT-STS:task_state": None,
                   "os-extended-volumes:volumes_attached": [{"id": v} for v in self.volume_ids]}
-        return types.SimpleNamespace(to_dict=lambda: server, **{"OS-EXT-STS:task_state": None})
+        return server
 
     def volumes(self, ids):
         return [{"id": v, "size": 1} for v in ids]
