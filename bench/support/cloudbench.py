@@ -15,31 +15,17 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STATE = os.environ.get("MINICLOUD_STATE", os.path.join(REPO, ".state", "minicloud"))
+sys.path.append(os.path.join(REPO, "minicloud"))
+# The local cloud's state files (read_state also for the soak, tests/soak/machine.py).
+from minicloud_state import STATE, openrc_vars, read_state  # noqa: E402
+
 PYTHON = "/usr/bin/python3"
 BOOT_MICROVERSION = "2.52"      # >= 2.37 for networks='none', >= 2.52 for tags at boot
 PREFIX = "nsh-bench-"
 
 
-def read_state(name):
-    with open(os.path.join(STATE, name), encoding="utf-8") as handle:
-        return handle.read().strip()
-
-
 def cloud_is_up():
     return os.path.exists(os.path.join(STATE, "server_id"))
-
-
-def openrc_vars(name):
-    values = {}
-    for line in read_state(name).splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):]
-        if line.startswith("OS_") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = shlex.split(value)[0] if value else ""
-    return values
 
 
 def session(env):

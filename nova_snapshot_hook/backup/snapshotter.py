@@ -2,7 +2,8 @@
 
 The flow: confirm the server -> createBackup (or createImage) -> poll Glance and Nova until the disk
 is captured -> on the createImage path, rotate our own images once the new one is active.
-`cloud` is a cloud.Cloud; `clock` and `sleep` are parameters so the logic is testable.
+`cloud` is a cloud.Cloud; `clock`, `sleep` and `wall_clock` (the time nsh_requested records) are
+parameters so the logic is testable.
 """
 
 import time
@@ -63,11 +64,13 @@ def action_body(method, name, series, rotation_count, metadata):
                             "metadata": metadata}
 
 
-def backup_call(server_id, hostname, request, method, name):
-    """The backup request for one server as a Call: `method` is "backup" or "image"."""
+def backup_call(server_id, hostname, request, method, name, now):
+    """The backup request for one server as a Call: `method` is "backup" or "image"; `now`
+    (epoch seconds) is when it is sent, for nsh_requested."""
     metadata = naming.clean_properties({
         **naming.own_properties(server_id, request.series, hostname, request.trigger,
-                                "createImage" if method == "image" else "createBackup", name),
+                                "createImage" if method == "image" else "createBackup", name,
+                                now=now),
         **request.properties})
     action, body = action_body(method, name, request.series, request.rotation, metadata)
     return Call("POST", "compute", f"/servers/{server_id}/action", {action: body})
@@ -76,17 +79,18 @@ def backup_call(server_id, hostname, request, method, name):
 def planned_call(server_id, hostname, request):
     """What a dry run shows: the request as it would first be sent (createImage only when the
     method forces it; auto starts with createBackup)."""
-    name = request.name or naming.image_name(hostname, request.series, time.time())
+    now = time.time()
+    name = request.name or naming.image_name(hostname, request.series, now)
     return backup_call(server_id, hostname, request,
-                       "image" if request.method == "image" else "backup", name)
+                       "image" if request.method == "image" else "backup", name, now)
 
 
 class Snapshotter:
     def __init__(self, cloud, server_id, request, deadline, hostname, clock=time.monotonic,
-                 sleep=time.sleep, on_captured=None):
+                 sleep=time.sleep, on_captured=None, wall_clock=time.time):
         self.cloud, self.server_id, self.request = cloud, server_id, request
         self.deadline, self.hostname = deadline, hostname
-        self.clock, self.sleep = clock, sleep
+        self.clock, self.sleep, self.wall_clock = clock, sleep, wall_clock
         self.on_captured = on_captured       # the post hooks: the earliest moment they may run
         self.image_id = None                 # once Nova accepted the request
         self.server = {}                     # as confirmed before the request
@@ -189,15 +193,17 @@ class Snapshotter:
 
     def ask(self, method, name):
         """Send the action; a 409 for a task in progress is waited out within the deadline."""
-        call = backup_call(self.server_id, self.hostname, self.request, method, name)
-        (action, body), = call.body.items()
-        self.sent_properties = set(body["metadata"])
         refused = None
 
         def send():
             nonlocal refused
             if self.clock() >= self.deadline:     # not at the last look: nobody would wait
                 return None
+            # built at each attempt: nsh_requested is the time of the request Nova accepts
+            call = backup_call(self.server_id, self.hostname, self.request, method, name,
+                               self.wall_clock())
+            (action, body), = call.body.items()
+            self.sent_properties = set(body["metadata"])
             try:
                 answer, request_id = self.cloud.server_action(self.server_id, action, body)
                 return answer["image_id"], request_id

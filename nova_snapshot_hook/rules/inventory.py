@@ -116,7 +116,9 @@ def record(image, server_id, snapshots=None):
 
 
 def newest_first(images):
-    return sorted(images, key=lambda image: (image.get("created_at") or "", image.get("name") or "",
+    """By created_at, then our nsh_requested within one second (naming.age_order), then name and
+    id, newest first: what `list`, `status` and `prune` go by."""
+    return sorted(images, key=lambda image: (*naming.age_order(image), image.get("name") or "",
                                              image.get("id") or ""), reverse=True)
 
 

@@ -6,6 +6,7 @@ made only of characters that Glance, shells and humans handle well. Our own prop
 """
 
 import datetime
+import re
 
 from .. import __version__
 
@@ -14,6 +15,8 @@ MAX_PROPERTY_VALUE = 255    # Nova's limit for a createBackup/createImage metada
 PREFIX = "nsh_"
 SERIES_PROPERTY = PREFIX + "series"
 SERVER_PROPERTY = PREFIX + "server"
+REQUESTED_PROPERTY = PREFIX + "requested"    # when we asked for the backup, to the microsecond
+_REQUESTED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~_")
 _SERIES_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 PINNED_SERIES = "pinned"    # where `pin` moves a backup out of every rotation (rules/pinning.py)
@@ -63,6 +66,13 @@ def timestamp(now):
         "%Y%m%dT%H%MZ")
 
 
+def requested_stamp(now):
+    """Epoch seconds `now` as `2026-11-26T04:06:38.123456Z`: UTC to the microsecond, always this
+    width, so that the text sorts as the time does."""
+    return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def short_host(hostname):
     return safe_part(hostname.split(".", 1)[0]) or "host"
 
@@ -85,12 +95,14 @@ NAME_PROPERTY = PREFIX + "name"
 METHOD_PROPERTY = PREFIX + "method"
 
 
-def own_properties(server_id, series, hostname, trigger, method, name=None):
+def own_properties(server_id, series, hostname, trigger, method, name=None, now=None):
     """The properties that mark an image as ours, of this server and this series.
 
     `name` is the image's own name: Nova copies a server's image properties onto every later
     snapshot of it, so after a restore from one of our backups other people's images carry our
-    properties too; only on the image we made does nsh_name equal the image's name."""
+    properties too; only on the image we made does nsh_name equal the image's name.
+    `now` (epoch seconds) is when the backup is requested: nsh_requested orders two backups that
+    Glance's whole-second created_at cannot tell apart (age_order)."""
     properties = {
         SERIES_PROPERTY: series,
         SERVER_PROPERTY: server_id,
@@ -101,6 +113,8 @@ def own_properties(server_id, series, hostname, trigger, method, name=None):
     }
     if name:
         properties[NAME_PROPERTY] = cut(name, MAX_PROPERTY_VALUE)
+    if now is not None:
+        properties[REQUESTED_PROPERTY] = requested_stamp(now)
     return properties
 
 
@@ -130,3 +144,15 @@ def is_ours(image, server_id, series=None):
     return (made_by_us(image) and image.get(SERVER_PROPERTY) == server_id
             and image.get("instance_uuid", server_id) == server_id
             and (series is None or image.get(SERIES_PROPERTY) == series))
+
+
+def age_order(image):
+    """The key that sorts images oldest first: Glance's created_at, which has whole seconds, then,
+    within one second, our nsh_requested. An image without a well-formed one (made by an older
+    version, by Nova or by someone else, or one that only inherited it) has "" there: among the
+    images of its second it sorts oldest, and between such images the order is the caller's, as
+    before nsh_requested existed."""
+    stamp = image.get(REQUESTED_PROPERTY) if made_by_us(image) else None
+    if not isinstance(stamp, str) or not _REQUESTED.fullmatch(stamp):
+        stamp = ""
+    return (image.get("created_at") or "", stamp)

@@ -7,7 +7,8 @@ not inherited from the image a server was restored from; pinned ones never): kee
 tiers, --keep N for any other series), never fewer than one, never a protected image (it keeps
 its slot). Images in any other status are left alone: a
 `saving` one may be an upload in progress. The choice itself is rotation.select_for_rotation,
-the same rule the createImage path rotates with.
+the same rule the createImage path rotates with. Newest means by Glance's created_at, then by our
+nsh_requested within one second (naming.age_order, through inventory.newest_first).
 """
 
 from . import inventory

@@ -8,14 +8,15 @@ import time
 
 import pytest
 
-from aptlab import SUITES, CONF, Root, build_test_package, built_deb, cloud_is_up, publish
+from aptlab import CONF, build_test_package, built_deb, publish
 from cloud_fixtures import STATE, named_snapshots, read_state
 
-@pytest.fixture(scope="module", params=SUITES)
-def root(request, tmp_path_factory):
-    deb = built_deb()
-    cloud_is_up()
-    made = Root(request.param, "hook").create(deb)
+ROOT_NAME = "hook"          # the root fixture (conftest.py): build/roots/hook-<suite>
+
+
+@pytest.fixture(scope="module")
+def root(root, tmp_path_factory):
+    """conftest.py's root, with the test packages built and an empty local repository."""
     packages = tmp_path_factory.mktemp("debs")
     debs = [build_test_package(str(packages), "nsh-hello", "1.0-1"),
             build_test_package(str(packages), "nsh-hello", "2.0-1"),
@@ -23,10 +24,9 @@ def root(request, tmp_path_factory):
             build_test_package(str(packages), "nsh-step-a", "1.0-1"),
             build_test_package(str(packages), "nsh-step-b", "1.0-1"),
             build_test_package(str(packages), "nsh-broken", "1.0-1", postinst_exit=3)]
-    made.debs = {os.path.basename(d): d for d in debs}
-    publish(made, [])          # an empty local repository for now; tests add what they need
-    yield made
-    made.destroy()
+    root.debs = {os.path.basename(d): d for d in debs}
+    publish(root, [])          # an empty local repository for now; tests add what they need
+    return root
 
 
 @pytest.fixture
@@ -38,9 +38,10 @@ def hook(root, admin, minicloud):
     admin.delete_server_images(minicloud["server"])
 
     def images():
+        """Oldest first: by created_at (whole seconds), then by the tool's nsh_requested."""
         admin.wait_idle(minicloud["server"])
         return sorted(admin.images(instance_uuid=minicloud["server"]),
-                      key=lambda image: image["created_at"])
+                      key=lambda image: (image["created_at"], image.get("nsh_requested", "")))
     root.images = images
     yield root
     root.run("sh", "-c", "dpkg -P nsh-hello nsh-other nsh-step-a nsh-step-b nsh-broken || true")
@@ -84,13 +85,13 @@ def test_install_makes_a_backup_named_after_the_change_before_dpkg_runs(hook):
 
 def test_upgrade_and_remove_each_name_their_change(hook):
     assert install_file(hook, "nsh-hello_1.0-1_all.deb").returncode == 0
-    time.sleep(1.1)
     upgrade = install_file(hook, "nsh-hello_2.0-1_all.deb")
     assert upgrade.returncode == 0, upgrade.stderr
-    time.sleep(1.1)
     remove = hook.apt("remove", "nsh-hello")
     assert remove.returncode == 0, remove.stderr
     first, second, third = hook.images()
+    assert all(image.get("nsh_requested") for image in (first, second, third)), \
+        "the installed .deb predates nsh_requested: make deb"
     assert second["name"].endswith("-upgrade-nsh-hello-2.0-1")
     assert second["nsh_changes"] == "upgrade nsh-hello 1.0-1 -> 2.0-1"
     assert third["name"].endswith("-remove-nsh-hello-2.0-1")

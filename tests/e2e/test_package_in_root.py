@@ -8,19 +8,10 @@ import json
 import os
 import stat
 
-import pytest
-
-from aptlab import CONF, SUITES, Root, built_deb, cloud_is_up
+from aptlab import CONF
 from cloud_fixtures import read_state
 
-
-@pytest.fixture(scope="module", params=SUITES)
-def root(request):
-    deb = built_deb()
-    cloud_is_up()
-    made = Root(request.param, "e2e").create(deb)
-    yield made
-    made.destroy()
+ROOT_NAME = "e2e"           # the root fixture (conftest.py): build/roots/e2e-<suite>
 
 
 def test_package_installs_the_program_the_conffiles_and_the_man_page(root):

@@ -6,21 +6,14 @@ Needs only the .deb (NSH_DEB, or make deb), no cloud.
 
 import pytest
 
-from aptlab import SUITES, Root, built_deb
-
 PARTS = "/etc/apt/apt.conf.d"
 HOOK_LINE = "/usr/sbin/nova-snapshot-hook apt-hook"
 REPORT = ("from nova_snapshot_hook.apt.registration import hook_registration\n"
           "result = hook_registration()\n"
           "print(result.state)\n"
           "print(result.text)\n")
-
-
-@pytest.fixture(scope="module", params=SUITES)
-def root(request):
-    made = Root(request.param, "registration").create(built_deb())
-    yield made
-    made.destroy()
+ROOT_NAME = "registration"  # the root fixture (conftest.py): build/roots/registration-<suite>
+ROOT_NEEDS_CLOUD = False
 
 
 @pytest.fixture

@@ -6,21 +6,11 @@ takes none; both print nothing under --quiet (cron mails any output).
 
 import re
 
-import pytest
-
-from aptlab import CONF, SUITES, Root, built_deb, cloud_is_up
+from aptlab import CONF
 from cloud_fixtures import read_state
 
 PROG = "/usr/sbin/nova-snapshot-hook"
-
-
-@pytest.fixture(scope="module", params=SUITES)
-def root(request):
-    deb = built_deb()
-    cloud_is_up()
-    made = Root(request.param, "sched").create(deb)
-    yield made
-    made.destroy()
+ROOT_NAME = "sched"         # the root fixture (conftest.py): build/roots/sched-<suite>
 
 
 def configure(root):

@@ -7,32 +7,18 @@ instead of skipping them.
 import os
 import shlex
 import subprocess
+import sys
 import time
 import uuid
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STATE = os.environ.get("MINICLOUD_STATE", os.path.join(REPO, ".state", "minicloud"))
+sys.path.append(os.path.join(REPO, "minicloud"))
+# The local cloud's state files, shared with the benchmarks; the tests import them from here.
+from minicloud_state import STATE, openrc_vars, read_state  # noqa: E402
+
 PYTHON = "/usr/bin/python3"
-
-
-def read_state(name):
-    with open(os.path.join(STATE, name), encoding="utf-8") as handle:
-        return handle.read().strip()
-
-
-def openrc_vars(name):
-    """OS_* values of a minicloud openrc, for the test's own checks (not the code under test)."""
-    values = {}
-    for line in read_state(name).splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):]
-        if line.startswith("OS_") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = shlex.split(value)[0] if value else ""
-    return values
 
 
 def env_file_vars():

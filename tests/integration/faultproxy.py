@@ -9,12 +9,13 @@ unchanged. `redirect` points one service of the catalog elsewhere: a closed loop
 """
 
 import http.client
-import http.server
 import json
 import re
 import socket
 import threading
 import time
+
+from loopback_server import LoopbackServer, request_body, send
 
 UPSTREAMS = {"identity": 5000, "compute": 8774, "image": 9292, "placement": 8778, "network": 9696,
              "block-storage": 8776}
@@ -33,39 +34,17 @@ class Rule:
             re.fullmatch(self.method, method) and self.path.search(path)
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
+    """start() and stop() it (loopback_server.py), or use it in a `with`."""
+
     def __init__(self):
         self.rules, self.log, self.lock = [], [], threading.Lock()
         self.redirects = {}         # service -> base URL in the catalog instead of this proxy
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def handle_one(self):
-                proxy.handle(self)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_one
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def auth_url(self):
         return f"http://127.0.0.1:{self.port}/identity/v3"
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     def add(self, method, path, fault, times=1, retry_after=None):
         with self.lock:
@@ -85,8 +64,7 @@ class FaultProxy:
 
     # -- one request ------------------------------------------------------------------------
     def handle(self, handler):
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+        body = request_body(handler)
         service, _, rest = handler.path.lstrip("/").partition("/")
         with self.lock:
             self.log.append((handler.command, handler.path))
@@ -147,12 +125,6 @@ class FaultProxy:
 
     @staticmethod
     def answer(handler, status, body, headers=()):
-        handler.send_response(status)
-        for key, value in headers:
-            handler.send_header(key, value)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        handler.wfile.write(body)
+        send(handler, status, body,
+             [*headers, ("Content-Type", "application/json"), ("Connection", "close")])
         handler.close_connection = True

@@ -16,11 +16,12 @@ connection per request, and keeps the client's connection open. Standard library
 """
 
 import http.client
-import http.server
 import re
 import threading
 import time
 from urllib.parse import urlsplit
+
+from loopback_server import LoopbackServer, request_body, send
 
 LOOPBACK = ("127.0.0.1", "localhost")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
@@ -33,37 +34,14 @@ class _Rule:
         self.status, self.headers, self.left, self.body = status, dict(headers or {}), times, body
 
 
-class LoopbackProxy:
+class LoopbackProxy(LoopbackServer):
+    """Use it in a `with` (or start() and stop() it: loopback_server.py)."""
+
     def __init__(self):
         self.requests = []
         self._rules = []
         self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                proxy._handle(self)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _any
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     # -- what the tests and benchmarks use ----------------------------------------------------
     def inject(self, method, path, status, headers=None, times=1, body=b""):
@@ -99,11 +77,10 @@ class LoopbackProxy:
         with self._lock:
             self.requests.append((method, where, path, status, injected, arrived))
 
-    def _handle(self, handler):
+    def handle(self, handler):
         arrived = time.monotonic()
         target = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else None
+        body = request_body(handler) or None
         path = target.path + (f"?{target.query}" if target.query else "")
         where = f"{target.hostname}:{target.port or 80}"
         if target.scheme != "http" or target.hostname not in LOOPBACK:
@@ -128,11 +105,5 @@ class LoopbackProxy:
 
     @staticmethod
     def _answer(handler, status, headers, data):
-        handler.send_response(status)
-        for key, value in headers.items():
-            if key.lower() not in ("content-length", "server", "date"):
-                handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(data)
+        send(handler, status, data, [(key, value) for key, value in headers.items()
+                                     if key.lower() not in ("content-length", "server", "date")])

@@ -169,7 +169,6 @@ def nsh(tmp_path, own_server, admin):
 def snapshot(nsh, series, rotation="10", *more):
     result = nsh("snapshot", series, rotation, "--wait", "active", "--json", *more)
     assert result.returncode == 0, result.stderr
-    time.sleep(1.1)                  # Glance's created_at has 1-second resolution
     return json.loads(result.stdout)["image_id"]
 
 
@@ -182,7 +181,6 @@ def scheduled_looking(nsh, admin, tier):
 def apt_backup(nsh, admin, own_server):
     nsh.apt_hook(STREAM.read_bytes())
     [image] = admin.images(instance_uuid=own_server, nsh_series="apt")
-    time.sleep(1.1)
     return image["id"]
 
 
@@ -211,6 +209,7 @@ def test_list_shows_apt_and_scheduled_backups_newest_first_with_the_change_and_i
 def test_list_includes_novas_own_backups_and_marks_protected_and_not_guaranteed_images(
         nsh, admin, own_server):
     ours = snapshot(nsh, "daily")
+    time.sleep(1.1)     # Nova's own backup has no nsh_requested: created_at alone orders the two
     admin.nova.servers.backup(own_server, "by-someone-else", "other", 3)
     admin.wait_idle(own_server)
     patch_image(admin, ours, protected=True, nsh_capture="not-guaranteed")
@@ -268,6 +267,7 @@ def test_rebuild_puts_this_server_on_the_backup_and_protects_it_from_rotation(ns
     assert server.image["id"] == image_id and server.status == "ACTIVE"
     assert image_of(admin, image_id)["protected"] is True
     # Nova's rotation (rotation 1) and prune (keep 1) both leave the protected image alone.
+    time.sleep(1.1)     # Nova's rotation orders by created_at (whole seconds) alone
     newer = snapshot(nsh, "daily", "1")
     admin.wait_idle(own_server)
     time.sleep(1)

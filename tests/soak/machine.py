@@ -99,6 +99,8 @@ class TimedProxy(FaultProxy):
     for a volume-backed server only after Cinder's snapshot, which took from 0.1 to 0.6 s here;
     two requests 1.2 s apart once gave two images of one second, and the tool's rotation, by
     created_at as Nova's own, then kept the older (the soak's day 2024-09-20, volume-backed).
+    The tool's own ordering now breaks such a tie with its nsh_requested (issue 23); Nova's
+    rotation of an image-backed series still has created_at alone, so the spacing stays.
     An image made a second or more after the other is a second later whether the database
     rounds or truncates the fraction. Held here, not before the run, the wait overlaps the
     program's start-up and is mostly none."""

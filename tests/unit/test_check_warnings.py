@@ -26,11 +26,17 @@ def starting(found, prefix):
     return [line for line in found if line.startswith(prefix)]
 
 
-def test_tls_verification_off_is_a_warn_line_and_the_checks_go_on(fake, capsys, monkeypatch):
+def check_with(fake, capsys, monkeypatch, **variables):
+    """`check` against the fake cloud with these environment variables set: its lines."""
     _, _, run = fake()
-    monkeypatch.setenv("OS_INSECURE", "true")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
     run("check")
-    found = lines(capsys)
+    return lines(capsys)
+
+
+def test_tls_verification_off_is_a_warn_line_and_the_checks_go_on(fake, capsys, monkeypatch):
+    found = check_with(fake, capsys, monkeypatch, OS_INSECURE="true")
     warned, = starting(found, "WARN: TLS: ")
     assert "certificate verification is off (OS_INSECURE=true in the environment" in warned
     assert "OS_CACERT" in warned
@@ -39,7 +45,6 @@ def test_tls_verification_off_is_a_warn_line_and_the_checks_go_on(fake, capsys, 
 
 def test_verify_false_in_clouds_yaml_is_named_as_clouds_yaml_spells_it(fake, capsys, monkeypatch,
                                                                       tmp_path):
-    _, _, run = fake()
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text("clouds:\n  c:\n    auth:\n"
                       "      auth_url: https://keystone.example/identity/v3\n"
@@ -47,18 +52,14 @@ def test_verify_false_in_clouds_yaml_is_named_as_clouds_yaml_spells_it(fake, cap
                       "      application_credential_secret: fake-secret\n"
                       "    region_name: R\n    verify: false\n")
     os.chmod(clouds, 0o600)
-    monkeypatch.setenv("OS_CLOUD", "c")
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-    run("check")
-    warned, = starting(lines(capsys), "WARN: TLS: ")
+    found = check_with(fake, capsys, monkeypatch, OS_CLOUD="c", OS_CLIENT_CONFIG_FILE=str(clouds))
+    warned, = starting(found, "WARN: TLS: ")
     assert "verify: false" in warned and str(clouds) in warned
 
 
 def test_a_plain_http_auth_url_is_a_warn_line(fake, capsys, monkeypatch):
-    _, _, run = fake()
-    monkeypatch.setenv("OS_AUTH_URL", "http://keystone.example:5000/identity/v3")
-    run("check")
-    found = lines(capsys)
+    found = check_with(fake, capsys, monkeypatch,
+                       OS_AUTH_URL="http://keystone.example:5000/identity/v3")
     warned, = starting(found, "WARN: auth URL: ")
     assert "http://keystone.example:5000/identity/v3 is plain http://" in warned
     assert "https://" in warned and "application credential secret" in warned
@@ -68,10 +69,7 @@ def test_a_plain_http_auth_url_is_a_warn_line(fake, capsys, monkeypatch):
 @pytest.mark.parametrize("url", ["https://keystone.example/identity/v3",
                                  "http://127.0.0.1:9/identity/v3"])   # loopback never leaves
 def test_https_or_loopback_with_verification_on_adds_no_line(fake, capsys, monkeypatch, url):
-    _, _, run = fake()
-    monkeypatch.setenv("OS_AUTH_URL", url)
-    run("check")
-    found = lines(capsys)
+    found = check_with(fake, capsys, monkeypatch, OS_AUTH_URL=url)
     assert not starting(found, "WARN: TLS") and not starting(found, "WARN: auth URL")
 
 
@@ -115,7 +113,8 @@ def test_a_proxy_without_password_is_ok_with_its_no_proxy(fake, capsys, tmp_path
 def test_no_proxy_line_without_a_proxy(fake, capsys):
     _, _, run = fake()
     run("check")
-    assert not starting(lines(capsys), "OK: proxy") and not starting(lines(capsys), "WARN: proxy")
+    found = lines(capsys)       # read once: a second read finds nothing
+    assert not starting(found, "OK: proxy") and not starting(found, "WARN: proxy")
 
 
 @pytest.mark.parametrize("mode", [0o666, 0o664, 0o646], ids=oct)
@@ -142,15 +141,12 @@ def test_a_clouds_yaml_others_can_write_fails_the_check_naming_file_and_fix(fake
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_a_clouds_yaml_of_another_user_fails_the_check_with_chown(fake, capsys, monkeypatch,
                                                                  tmp_path):
-    _, _, run = fake()
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text("clouds:\n  c:\n    auth:\n      auth_url: https://keystone.example/v3\n")
     os.chmod(clouds, 0o666)
     os.chown(clouds, 65534, 65534)
-    monkeypatch.setenv("OS_CLOUD", "c")
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-    run("check")
-    failed, = starting(lines(capsys), "FAIL: credentials: ")
+    found = check_with(fake, capsys, monkeypatch, OS_CLOUD="c", OS_CLIENT_CONFIG_FILE=str(clouds))
+    failed, = starting(found, "FAIL: credentials: ")
     assert str(clouds) in failed and f"chown root:root {clouds} && chmod 600 {clouds}" in failed
 
 

@@ -1,6 +1,8 @@
 """files.atomic_write in a directory other users can write (a textfile collector's), and the
 schedule's state file written whole: a failure half-way leaves the old record."""
 
+import contextlib
+import datetime
 import os
 import signal
 import stat
@@ -113,58 +115,50 @@ def test_a_write_bounded_by_an_alarm_completes_in_a_planted_directory(tmp_path):
 
 
 # -- the schedule's state ------------------------------------------------------------------------
+@contextlib.contextmanager
 def held_state(root, text, monkeypatch):
     """The state file as a scheduled run holds it, with `root` as NOVA_SNAPSHOT_HOOK_ROOT:
-    written, and open as its lock's handle. (path, lock)."""
+    written, and open as its lock's handle, released at the end. (path, lock)."""
     monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(root))
     path = StateRoot(root).schedule
     path.parent.mkdir(parents=True)
     path.write_text(text)
     lock = files.FileLock(str(path))
     assert lock.try_acquire()
-    return path, lock
+    try:
+        yield path, lock
+    finally:
+        lock.release()
 
 
 def test_a_state_write_that_fails_half_way_leaves_the_last_record(tmp_path, monkeypatch):
-    import datetime
-    state, lock = held_state(tmp_path, "2026-11-28 daily\n", monkeypatch)
-    try:
+    with held_state(tmp_path, "2026-11-28 daily\n", monkeypatch) as (state, lock):
         # A text that cannot be encoded fails inside the write itself, after any truncation.
         with pytest.raises(UnicodeEncodeError):
             scheduled.write_state_to(lock.handle, datetime.date(2026, 11, 29), "weekly\udc80")
-    finally:
-        lock.release()
     assert state.read_text() == "2026-11-28 daily\n"
     assert os.listdir(state.parent) == ["schedule"]
 
 
 def test_a_state_write_whose_sync_fails_leaves_the_last_record(tmp_path, monkeypatch):
-    import datetime
-    state, lock = held_state(tmp_path, "2026-11-28 daily\n", monkeypatch)
-
     def failing_fsync(descriptor):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(os, "fsync", failing_fsync)
-    try:
+    with held_state(tmp_path, "2026-11-28 daily\n", monkeypatch) as (state, lock):
+        monkeypatch.setattr(os, "fsync", failing_fsync)
         with pytest.raises(OSError):
             scheduled.write_state_to(lock.handle, datetime.date(2026, 11, 29), "weekly")
-    finally:
-        lock.release()
     assert state.read_text() == "2026-11-28 daily\n"
 
 
 def test_a_state_write_is_whole_and_synced_and_seen_through_the_held_lock(tmp_path, monkeypatch):
-    import datetime
-    state, lock = held_state(tmp_path, "2026-11-28 daily\n", monkeypatch)
-    # A run that opened the file before the rename and locks it after ours reads the new record.
-    late = open(state, encoding="utf-8")
     synced = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    try:
+    with held_state(tmp_path, "2026-11-28 daily\n", monkeypatch) as (state, lock):
+        # A run that opened the file before the rename and locks it after ours reads the new
+        # record.
+        late = open(state, encoding="utf-8")
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
         scheduled.write_state_to(lock.handle, datetime.date(2026, 11, 29), "weekly")
-    finally:
-        lock.release()
     assert synced
     assert state.read_text() == "2026-11-29 weekly\n"
     assert scheduled.read_state_from(late) == (datetime.date(2026, 11, 29), "weekly")

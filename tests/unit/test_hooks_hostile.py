@@ -73,15 +73,24 @@ def within(seconds, function, *args):
     return outcome["value"], time.monotonic() - started
 
 
+def run_daemon_hook(tmp_path, leftovers, name, phase, timeout, before="", redirect="", after=""):
+    """Run hook `name` of `phase` with `timeout`: the shell lines `before`, a daemon started
+    with `redirect` (daemon_line; the leftovers fixture ends it), then `after`. (status, output
+    lines, seconds it took, the daemon's pid file)."""
+    pidfile = tmp_path / "daemon.pid"
+    leftovers.append(pidfile)
+    hook = write_hook(tmp_path / name, "#!/bin/sh\n" + before + daemon_line(pidfile, redirect)
+                      + after)
+    (status, _, lines), took = within(10, user_hooks.run_one, str(hook), phase,
+                                      dict(os.environ), timeout)
+    return status, lines, took, pidfile
+
+
 # -- item 5: every wait is bounded ---------------------------------------------------------------
 def test_a_hung_hook_whose_daemon_holds_its_output_ends_soon_after_the_timeout(
         tmp_path, leftovers, warnings):
-    pidfile = tmp_path / "daemon.pid"
-    leftovers.append(pidfile)
-    hook = write_hook(tmp_path / "hung", "#!/bin/sh\necho started\n" + daemon_line(pidfile)
-                      + "sleep 600\n")
-    (status, seconds, lines), took = within(10, user_hooks.run_one, str(hook), "pre",
-                                            dict(os.environ), 1.0)
+    status, lines, took, _ = run_daemon_hook(tmp_path, leftovers, "hung", "pre", 1.0,
+                                             before="echo started\n", after="sleep 600\n")
     assert status is None and took < 5
     assert lines == ["started"]
     assert any("left a process holding its output" in line for line in warnings)
@@ -89,12 +98,9 @@ def test_a_hung_hook_whose_daemon_holds_its_output_ends_soon_after_the_timeout(
 
 def test_a_hook_that_exits_at_once_leaving_a_daemon_on_its_output_returns_promptly(
         tmp_path, leftovers, warnings):
-    pidfile = tmp_path / "daemon.pid"
-    leftovers.append(pidfile)
-    hook = write_hook(tmp_path / "starts-daemon", "#!/bin/sh\necho before\n"
-                      + daemon_line(pidfile, ">&1") + "echo after\nexit 0\n")
-    (status, seconds, lines), took = within(10, user_hooks.run_one, str(hook), "post",
-                                            dict(os.environ), 30.0)
+    status, lines, took, pidfile = run_daemon_hook(
+        tmp_path, leftovers, "starts-daemon", "post", 30.0, before="echo before\n",
+        redirect=">&1", after="echo after\nexit 0\n")
     assert status == 0 and took < 5
     assert lines == ["before", "after"]
     assert any("left a process holding its output" in line for line in warnings)
@@ -104,12 +110,8 @@ def test_a_hook_that_exits_at_once_leaving_a_daemon_on_its_output_returns_prompt
 
 def test_a_daemon_that_lets_go_of_the_output_costs_nothing_and_says_nothing(tmp_path, leftovers,
                                                                               warnings):
-    pidfile = tmp_path / "daemon.pid"
-    leftovers.append(pidfile)
-    hook = write_hook(tmp_path / "polite", "#!/bin/sh\n"
-                      + daemon_line(pidfile, ">/dev/null 2>&1") + "echo done\n")
-    (status, _, lines), took = within(10, user_hooks.run_one, str(hook), "pre",
-                                      dict(os.environ), 30.0)
+    status, lines, took, _ = run_daemon_hook(tmp_path, leftovers, "polite", "pre", 30.0,
+                                             redirect=">/dev/null 2>&1", after="echo done\n")
     assert (status, lines) == (0, ["done"]) and took < 1.5 and warnings == []
 
 

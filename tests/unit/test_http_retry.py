@@ -1,9 +1,9 @@
 """HTTP 429 (and 413/503 with Retry-After) are waited out under keystoneauth (http_retry.py),
 against a scripted HTTP server on 127.0.0.1."""
 
-import http.server
 import json
-import threading
+import os
+import sys
 import time
 
 import pytest
@@ -11,44 +11,28 @@ import requests
 
 from nova_snapshot_hook.cloud import retry as http_retry
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "integration"))
 
-class Scripted:
+from loopback_server import LoopbackServer, request_body, send  # noqa: E402
+
+
+class Scripted(LoopbackServer):
     """Answers (status, headers) from a script, then 200; records each request's method."""
+
+    poll_interval = 0.05
 
     def __init__(self, script):
         self.script, self.seen = list(script), []
-        owner = self
+        super().__init__()
+        self.url += "/servers/x/action"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                owner.seen.append((self.command, time.monotonic()))
-                status, headers = owner.script.pop(0) if owner.script else (200, {})
-                body = json.dumps({"status": status}).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = answer
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/servers/x/action"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def handle(self, handler):
+        request_body(handler)
+        self.seen.append((handler.command, time.monotonic()))
+        status, headers = self.script.pop(0) if self.script else (200, {})
+        send(handler, status, json.dumps({"status": status}).encode(),
+             [*headers.items(), ("Content-Type", "application/json")])
 
 
 @pytest.fixture
@@ -56,13 +40,13 @@ def scripted():
     made = []
 
     def make(*script):
-        server = Scripted(script)
+        server = Scripted(script).start()
         made.append(server)
         return server
 
     yield make
     for server in made:
-        server.close()
+        server.stop()
 
 
 @pytest.fixture

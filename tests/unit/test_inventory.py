@@ -227,3 +227,16 @@ def test_attached_volumes_are_warned_about_and_none_means_no_warning():
     assert views.volume_warning({"id": SERVER,
                                      "os-extended-volumes:volumes_attached": []}) is None
     assert views.volume_warning({"id": SERVER}) is None
+
+
+def test_list_orders_two_backups_of_one_second_by_our_request_stamp():
+    # by name alone web01-daily-z would be listed first
+    early = image("z", "2026-11-26T01:00:00Z", nsh_requested="2026-11-26T01:00:00.250000Z")
+    late = image("a", "2026-11-26T01:00:00Z", nsh_requested="2026-11-26T01:00:00.750000Z")
+    assert [i["id"] for i in inventory.newest_first([early, late])] == ["a", "z"]
+    rows = [line.split()[-1] for line in views.list_lines([early, late], SERVER) if "web01-" in line]
+    assert rows == ["web01-daily-a", "web01-daily-z"]
+    # A stamp the image only inherited (not ours: someone's snapshot) decides nothing.
+    theirs = image("b", "2026-11-26T01:00:00Z", image_type="snapshot",
+                   nsh_requested="2026-11-26T01:00:00.999999Z")
+    assert [i["id"] for i in inventory.newest_first([early, late, theirs])] == ["a", "z", "b"]

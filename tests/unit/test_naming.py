@@ -80,3 +80,31 @@ def test_an_image_that_inherited_our_properties_is_not_ours():
     # Nova's own kind must agree with how we made it.
     assert not naming.made_by_us(dict(ours, image_type="snapshot"))
     assert not naming.made_by_us(dict(ours, backup_type="weekly"))
+
+
+def test_the_request_stamp_is_utc_to_the_microsecond_and_sorts_as_the_time_does():
+    assert naming.requested_stamp(NOW) == "2026-11-26T04:06:00.000000Z"
+    times = [NOW + 0.000001, NOW + 0.1, NOW + 0.999999, NOW + 1, NOW + 86400 * 400 + 0.5]
+    stamps = [naming.requested_stamp(t) for t in times]
+    assert stamps == sorted(stamps) and len(set(map(len, stamps))) == 1
+    assert naming.requested_stamp(1796663138.123456) == "2026-12-07T17:05:38.123456Z"
+
+
+def test_own_properties_carry_the_request_time_only_when_given():
+    assert "nsh_requested" not in naming.own_properties("srv", "daily", "web01", "manual",
+                                                        "createBackup")
+    props = naming.own_properties("srv", "daily", "web01", "manual", "createBackup", now=NOW + 0.5)
+    assert props["nsh_requested"] == naming.requested_stamp(NOW + 0.5)
+    assert len(props["nsh_requested"]) <= naming.MAX_PROPERTY_VALUE
+
+
+def test_the_age_order_is_created_at_then_our_stamp():
+    ours = dict(naming.own_properties("srv", "daily", "web01", "schedule", "createBackup",
+                                      "web01-daily-x", now=NOW),
+                name="web01-daily-x", image_type="backup", backup_type="daily",
+                created_at="2026-11-26T04:06:00Z")
+    assert naming.age_order(ours) == ("2026-11-26T04:06:00Z", naming.requested_stamp(NOW))
+    assert naming.age_order(dict(ours, nsh_requested="tomorrow")) == ("2026-11-26T04:06:00Z", "")
+    inherited = dict(ours, name="someone-else", image_type="snapshot")
+    assert naming.age_order(inherited) == ("2026-11-26T04:06:00Z", "")
+    assert naming.age_order({}) == ("", "")

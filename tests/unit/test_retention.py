@@ -92,3 +92,26 @@ def test_a_snapshot_that_inherited_our_properties_after_a_restore_is_never_prune
     images = [image("theirs", 9, image_type="snapshot"), image("d2", 2, image_type="backup"),
               image("d1", 1, image_type="backup"), image("d0", 0, image_type="backup")]
     assert deleted(retention.plan(images, SERVER, COUNTS)) == ["d0"]
+
+
+def test_two_backups_of_one_second_are_pruned_by_our_request_stamp_not_by_name():
+    # Glance's created_at has whole seconds; by name alone "daily-z" would count as the newer.
+    images = [image("new", 5, nsh_requested="2026-11-26T01:05:00.200000Z"),
+              image("z", 3, nsh_requested="2026-11-26T01:03:00.100000Z"),
+              image("a", 3, nsh_requested="2026-11-26T01:03:00.900000Z")]
+    plans = retention.plan(images, SERVER, COUNTS)
+    assert deleted(plans) == ["z"]
+    assert [i["id"] for i in plans[0].active] == ["new", "a", "z"]
+    # The newest of one second is the one kept when the series keeps only one (--keep 1).
+    alone = [dict(i, nsh_series="manual", backup_type="manual") for i in images[1:]]
+    assert deleted(retention.plan(alone, SERVER, COUNTS, keep=1)) == ["z"]
+
+
+def test_a_backup_without_a_stamp_is_the_older_of_its_second():
+    # made by a version before nsh_requested, in the same second as one of ours
+    images = [image("new", 5), image("b", 3),
+              image("a", 3, nsh_requested="2026-11-26T01:03:00.000000Z")]
+    assert deleted(retention.plan(images, SERVER, COUNTS)) == ["b"]
+    # Two without a stamp keep the order they had before it: by name.
+    del images[2]["nsh_requested"]
+    assert deleted(retention.plan(images, SERVER, COUNTS)) == ["a"]

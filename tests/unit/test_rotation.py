@@ -1,3 +1,5 @@
+import pytest
+
 from nova_snapshot_hook.rules.rotation import select_for_rotation
 
 SERVER, SERIES = "srv-1", "daily"
@@ -54,3 +56,46 @@ def test_never_keeps_fewer_than_one_and_never_deletes_the_new_image():
 def test_a_protected_image_keeps_its_slot_but_is_not_deleted():
     images = [image("new", "3"), image("p", "2", protected=True), image("a", "1")]
     assert ids(select_for_rotation(images, SERVER, SERIES, 1, "new")) == ["a"]
+
+
+# -- two backups of one second (issue 23) ------------------------------------------------------
+SECOND = "2026-12-07T17:05:38Z"          # Glance's created_at has whole seconds
+
+
+def stamped(ident, created, requested, **extra):
+    return image(ident, created, nsh_requested=requested, **extra)
+
+
+@pytest.mark.parametrize("listed", ["older first", "newer first"])
+def test_two_backups_of_one_second_are_ordered_by_our_request_stamp(listed):
+    older = stamped("older", SECOND, "2026-12-07T17:05:38.104000Z")
+    newer = stamped("newer", SECOND, "2026-12-07T17:05:38.907311Z")
+    pair = [older, newer] if listed == "older first" else [newer, older]
+    images = [stamped("new", "2026-12-07T17:05:39Z", "2026-12-07T17:05:39.020000Z"), *pair]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["older"]
+
+
+def test_within_one_second_microseconds_decide_and_the_new_image_is_never_cut():
+    images = [stamped(f"i{n}", SECOND, f"2026-12-07T17:05:38.00000{n}Z") for n in (3, 1, 4, 2)]
+    images.append(stamped("new", SECOND, "2026-12-07T17:05:38.000005Z"))
+    assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["i3", "i2", "i1"]
+    # Even a stamp that a clock stepped back made older: the new image is the newest of its
+    # second, as before the stamp.
+    images[-1]["nsh_requested"] = "2026-12-07T17:05:38.000000Z"
+    assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["i3", "i2", "i1"]
+
+
+def test_an_image_without_a_stamp_is_the_oldest_of_its_second_and_other_seconds_go_first():
+    # made by an older version: no nsh_requested
+    images = [stamped("new", "2026-12-07T17:05:40Z", "2026-12-07T17:05:40.000001Z"),
+              image("old", SECOND), stamped("stamped", SECOND, "2026-12-07T17:05:38.000001Z"),
+              stamped("earlier", "2026-12-07T17:05:37Z", "2026-12-07T17:05:37.999999Z")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["old", "earlier"]
+
+
+@pytest.mark.parametrize("stamp", ["garbage", "2026-12-07T17:05:38Z", 7, None,
+                                   "2026-12-07T17:05:38.1234567Z", "９９９９-12-07T17:05:38.000000Z"])
+def test_a_stamp_that_is_not_ours_counts_as_none(stamp):
+    images = [stamped("new", "2026-12-07T17:05:40Z", "2026-12-07T17:05:40.000001Z"),
+              stamped("odd", SECOND, stamp), stamped("good", SECOND, "2026-12-07T17:05:38.000000Z")]
+    assert ids(select_for_rotation(images, SERVER, SERIES, 2, "new")) == ["odd"]

@@ -223,3 +223,56 @@ def test_properties_inherited_from_the_restored_backup_are_removed_from_the_new_
     run(cloud)
     assert cloud.removed == ("new", ["nsh_capture", "nsh_change_01"])
     assert cloud.last_body["metadata"]["nsh_name"] == cloud.last_body["name"]
+
+
+class OneSecondCloud(ScriptedCloud):
+    """Glance in memory, every image made in the same second (created_at has whole seconds)."""
+
+    def __init__(self):
+        super().__init__()
+        self.store = {}
+
+    def get_server(self, server_id):
+        return {"id": server_id, "image": {"id": "base"}, "OS-EXT-STS:task_state": None}
+
+    def server_action(self, server_id, action, body):
+        self.last_body = body
+        image_id = f"img{len(self.store) + 1}"
+        self.store[image_id] = dict(body["metadata"], id=image_id, name=body["name"],
+                                    status="active", created_at="2026-12-07T17:05:38Z",
+                                    image_type="snapshot", instance_uuid=server_id)
+        return {"image_id": image_id}, "req-1"
+
+    def get_image(self, image_id):
+        return dict(self.store[image_id]) if image_id in self.store else None
+
+    def list_images(self, **filters):
+        return [dict(image) for image in self.store.values()
+                if all(image.get(key) == value for key, value in filters.items())]
+
+    def delete_image(self, image_id):
+        self.deleted.append(image_id)
+        del self.store[image_id]
+
+    def remove_image_properties(self, image_id, keys):
+        raise AssertionError(f"nothing inherited to remove: {keys}")
+
+
+def test_three_backups_in_one_second_rotate_the_first_made():
+    cloud, clock = OneSecondCloud(), FakeClock()
+    wall = FakeClock(1796663138.1)                 # 2026-12-07T17:05:38.1Z
+    for made in range(3):
+        result = Snapshotter(cloud, SERVER, SnapshotRequest(series="daily", rotation=2,
+                                                            method="image", wait="active"),
+                             clock() + 60, "web01", clock=clock, sleep=clock.sleep,
+                             wall_clock=wall).run()
+        assert cloud.last_body["metadata"]["nsh_requested"] == \
+            f"2026-12-07T17:05:38.{100000 + 300000 * made}Z"
+        wall.sleep(0.3)
+    assert result.rotated == ["img1"] and sorted(cloud.store) == ["img2", "img3"]
+
+
+def test_a_dry_run_shows_the_request_stamp():
+    from nova_snapshot_hook.backup.snapshotter import planned_call
+    metadata = planned_call(SERVER, "web01", SnapshotRequest()).body["createBackup"]["metadata"]
+    assert metadata["nsh_requested"].endswith("Z") and len(metadata["nsh_requested"]) == 27
