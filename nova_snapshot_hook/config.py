@@ -139,7 +139,7 @@ TABLE = (
     Key("snapshot", "timeout", "timeout", 600.0, _positive_seconds),  # the whole run, waits included
     Key("snapshot", "poll_interval", "poll_interval", 1.0, _poll_seconds),
     # root-only (0700): a lock others can open, others can hold (files.FileLock)
-    Key("snapshot", "lock", "lock_path", "/run/nova-snapshot-hook/lock", _text),
+    Key("snapshot", "lock", "lock_path", paths.LOCK, _text),
     Key("cloud", "credentials", "credentials", paths.CREDENTIALS, _text),
     Key("cloud", "https_proxy", "https_proxy", "", _text),
     Key("cloud", "no_proxy", "no_proxy", "", _text),

@@ -22,6 +22,11 @@ class HookError(Exception):
         return f"{self.message} ({self.fix})" if self.fix else self.message
 
 
+class Interrupted(HookError):
+    """SIGHUP, SIGTERM (or SIGINT where KeyboardInterrupt would not do) ended the run: a failure
+    like any other, so the failed hooks run and strict mode stops apt."""
+
+
 class ConfigError(HookError):
     """The settings file or the command line is wrong."""
     exit_code = EXIT_USAGE

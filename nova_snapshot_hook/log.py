@@ -71,14 +71,17 @@ class PrintableFormatter(logging.Formatter):
         return _each_line(super().formatStack(stack_info))
 
     def format(self, record):
-        if record.exc_text:         # the Redactor's masked traceback, already text
-            record.exc_text = _each_line(record.exc_text)
-        return super().format(record)
+        # The record goes to every handler: what logging caches on it (exc_text) stays as it was.
+        kept = record.exc_text
+        if kept:                    # the Redactor's masked traceback, already text
+            record.exc_text = _each_line(kept)
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = kept
 
 
 def _each_line(text):
-    if text.startswith(TRACE_INDENT):
-        return text         # already done: a record is formatted once per handler
     return "\n".join(TRACE_INDENT + printable(line) for line in text.split("\n"))
 
 

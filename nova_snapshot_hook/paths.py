@@ -28,7 +28,7 @@ SETTINGS = "/etc/nova-snapshot-hook/nova-snapshot-hook.conf"
 CREDENTIALS = "/etc/nova-snapshot-hook/credentials"
 RUN_DIR = "/run/nova-snapshot-hook"
 LIB_DIR = "/var/lib/nova-snapshot-hook"
-LOCK = RUN_DIR + "/lock"       # [snapshot] lock's default, as config.py's TABLE documents it
+LOCK = RUN_DIR + "/lock"       # [snapshot] lock's default (config.py's TABLE)
 ATTEMPTS = LIB_DIR + "/attempts"
 SCHEDULE_STATE = LIB_DIR + "/schedule"
 

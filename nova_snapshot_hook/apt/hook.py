@@ -33,19 +33,20 @@ def say(text, stream=None, level="INFO"):
         pass
 
 
-class Signalled(Exception):
-    """SIGHUP or SIGTERM outside a backup's own handlers: a failure like any other (strict: 99)."""
-
-
 def _catch_signals():
-    """From here on a backup may be wanted. Not on the fast path: `signal` imports enum, a
-    tenth of a start-up, and a run that wants no backup has nothing to fail."""
-    import signal
+    """SIGHUP (a dropped SSH session) and SIGTERM end the run as a failure like any other,
+    wherever they come: one warning, or 99 in strict mode. `_signal` is the interpreter's own,
+    loaded before any code runs; `signal` would import enum, a tenth of a start-up, on the path
+    that must cost about one. A signal ignored on entry (nohup) stays ignored."""
+    import _signal
+    names = {_signal.SIGHUP: "SIGHUP", _signal.SIGTERM: "SIGTERM"}
 
     def stop(signum, frame):
-        raise Signalled(f"stopped by {signal.Signals(signum).name}")
-    signal.signal(signal.SIGHUP, stop)
-    signal.signal(signal.SIGTERM, stop)
+        from ..errors import Interrupted
+        raise Interrupted(f"stopped by {names[signum]}")
+    for signum in names:
+        if _signal.getsignal(signum) != _signal.SIG_IGN:
+            _signal.signal(signum, stop)
 
 
 class Run:
@@ -73,13 +74,14 @@ def main(argv):
     if argv[:1] == ["--config"] and len(argv) > 1:
         run.config_path = argv[1]
     try:
+        _catch_signals()
         return _main(argv, run)
     except KeyboardInterrupt as err:    # Ctrl-C, or SIGINT from a hook's process group
-        return failed("interrupted (SIGINT)", run, getattr(err, "recorded", False))
+        return failed("interrupted (SIGINT)", run, record=not getattr(err, "recorded", False))
     except BaseException as err:        # a bug of ours, or a signal turned into an exception
         if isinstance(err, SystemExit) and err.code in (None, 0):
             raise
-        return failed(_describe(err), run, getattr(err, "recorded", False))
+        return failed(_describe(err), run, record=not getattr(err, "recorded", False))
 
 
 def _describe(err):
@@ -103,7 +105,6 @@ def _main(argv, run):
     # defeat the skip option that strict mode's own message offers as the way on.
     settled = policy.settle_by_stream(stream.config, stream.action_lines, os.environ)
     if settled is None:
-        _catch_signals()
         try:
             actions = stream.action_lines.parse()
         except StreamError as err:
@@ -142,12 +143,12 @@ def _strict_setting(path=None):
         return False
 
 
-def failed(reason, run, recorded=False):
+def failed(reason, run, record=True):
     """One line, then fail-open (apt goes on) or, in strict mode, abort apt before dpkg runs.
-    Recorded for `status` unless take_backup has recorded it already."""
+    Recorded for `status` when `record` (not what take_backup has recorded already)."""
     from ..text import printable            # a failure path: the reason may quote the cloud
     strict, reason = run.strict, printable(reason)
-    if not recorded:
+    if record:
         _record_failure(run, reason)
     if strict:
         say(f"no backup image before this apt run: {reason}. Strict mode: apt stops before "
@@ -232,7 +233,7 @@ def _decide_and_snapshot(argv, stream, changes, run):
             result = _snapshot(ctx, changes, decision, current)
     except CredentialsNotConfigured as err:
         if strict:
-            return failed(str(err), run, recorded=True)   # not an attempt: nothing to record
+            return failed(str(err), run, record=False)   # not an attempt: nothing to record
         log.info(f"no backup image: no credentials configured yet ({err})")
         return 0
     state.write(state.LAST_SNAPSHOT,

@@ -43,10 +43,6 @@ class PreHookFailed(HookError):
     """A `pre` hook failed: the application may not be in a consistent state."""
 
 
-class Interrupted(HookError):
-    """SIGTERM or SIGHUP arrived during a backup whose hooks must still be finished."""
-
-
 def hook_files(directory):
     """The hooks to run, in run-parts order: executable regular files whose names follow the
     rule, sorted by name in the C locale. A missing directory has none."""

@@ -119,7 +119,7 @@ class Snapshotter:
     def run(self):
         started = self.clock()
         request = self.request
-        name = request.name or naming.image_name(self.hostname, request.series, time.time())
+        name = request.name or naming.image_name(self.hostname, request.series, self.wall_clock())
         server = self.server = self.wait_until_idle()
         volume_backed = volumes.is_volume_backed(server)
         if volume_backed and request.method == "auto":

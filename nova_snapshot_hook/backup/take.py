@@ -97,7 +97,8 @@ def interruptible(hooks):
     if not hooks or threading.current_thread() is not threading.main_thread():
         yield
         return
-    from .hooks import STOP_SIGNALS, Interrupted
+    from ..errors import Interrupted
+    from .hooks import STOP_SIGNALS
     stopping = []
 
     def stop(signum, frame):

@@ -24,7 +24,7 @@ from ..api_versions import IMAGE_PATCH, MICROVERSION
 from .credentials import APPLICATION_CREDENTIAL
 from ..errors import (AccessRuleRefused, ActionRefused, CloudError, CredentialsError, HookError,
                       IdentityError)
-from ..rules import access, volumes
+from ..rules import access, naming
 
 
 
@@ -368,7 +368,7 @@ class Cloud:
 def _cinder_id(value, what):
     """`value`, when it is a UUID: an id read from the cloud is never put into a URL path as
     anything else (`../volumes/ID` reaches DELETE /volumes/ID)."""
-    if not volumes.is_uuid(value):
+    if not naming.is_uuid(value):
         raise CloudError(f"refused to send {what} id {_first_line(repr(value))[:80]} to Cinder: "
                          "not a UUID", fix="an image's block_device_mapping or the cloud's answer "
                          "holds a forged id: look at who changed it")

@@ -121,7 +121,7 @@ def run(ctx, args):
             result = take_backup(ctx, request)
         report(result)
         if not args.tier:
-            write_state_to(state.handle, today, tier, state.path)
+            write_state(state.path, today, tier)
     return EXIT_OK
 
 
@@ -180,17 +180,11 @@ def read_state_from(handle):
         return None, None
 
 
-def write_state_to(handle, day, tier, path=None):
+def write_state(path, day, tier):
     """Record the day's run: the file is replaced whole and synced (truncating it in place left
-    it empty after a crash, so the next run took the day's backup again). `handle` is the held
-    lock's, on the file the rename has just unlinked: it gets the same text, because a run that
-    opened the file before the rename and locks it once we let go reads through that handle."""
-    text = schedule.format_state(day, tier)
+    it empty after a crash, so the next run took the day's backup again). A run waiting for the
+    lock on the file the rename unlinks locks the new one instead (files.FileLock)."""
     # Keep the file's bits (an older install's 0644 lets a dry run read it), never group or
     # other write.
-    mode = os.fstat(handle.fileno()).st_mode & 0o755
-    atomic_write(path or paths.schedule_state(), text, mode=mode, sync=True)
-    handle.seek(0)
-    handle.truncate()
-    handle.write(text)
-    handle.flush()
+    mode = os.stat(path).st_mode & 0o755
+    atomic_write(path, schedule.format_state(day, tier), mode=mode, sync=True)

@@ -24,7 +24,6 @@ from .naming import PREFIX, SERIES_PROPERTY, is_ours, made_by_us
 NOT_GUARANTEED = "not-guaranteed"
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|private[_-]?key", re.I)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MASK = "***"
 
 
@@ -124,7 +123,7 @@ def newest_first(images):
 
 # -- finding one image --------------------------------------------------------------------------
 def looks_like_id(text):
-    return bool(_UUID.fullmatch(text or ""))
+    return naming.is_uuid(text)
 
 
 def pick_by_name(images, name, server_id):

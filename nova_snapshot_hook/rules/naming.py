@@ -17,6 +17,8 @@ SERIES_PROPERTY = PREFIX + "series"
 SERVER_PROPERTY = PREFIX + "server"
 REQUESTED_PROPERTY = PREFIX + "requested"    # when we asked for the backup, to the microsecond
 _REQUESTED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+# Canonical only: an id from the cloud goes into URL paths, where `../volumes/ID` means more.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~_")
 _SERIES_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 PINNED_SERIES = "pinned"    # where `pin` moves a backup out of every rotation (rules/pinning.py)
@@ -33,6 +35,11 @@ def safe_part(text):
             out.append("-")
             last_dash = True
     return "".join(out).strip("-")
+
+
+def is_uuid(value):
+    """Whether `value` is an OpenStack id as the APIs write it (8-4-4-4-12 hex digits)."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
 def check_series(series):

@@ -16,22 +16,13 @@ deleted only when Cinder says it is one of the server's volumes' (`deletable`).
 """
 
 import json
-import re
 
 from .capture import CAPTURED, FAILED, PENDING
-from .naming import PREFIX
+from .naming import PREFIX, is_uuid
 
 DELETING_PROPERTY = PREFIX + "deleting"     # on an image whose deletion has begun
 IMAGE_MARK, SERVER_MARK = PREFIX + "image", PREFIX + "server"   # on our snapshots' metadata
 UNLIMITED = -1
-
-
-# Canonical only: whatever else a URL path would make of it is never sent.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def is_uuid(value):
-    return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
 def _mapping(image):

@@ -244,8 +244,8 @@ def test_only_a_canonical_uuid_is_a_snapshot_id(value):
     image = {"block_device_mapping": json.dumps([{"snapshot_id": value},
                                                  {"snapshot_id": OLD_ROOT}])}
     assert volumes.snapshot_ids(image) == [OLD_ROOT]
-    assert volumes.is_uuid(OLD_ROOT) and volumes.is_uuid(OLD_ROOT.upper())
-    assert not volumes.is_uuid(value)
+    assert naming.is_uuid(OLD_ROOT) and naming.is_uuid(OLD_ROOT.upper())
+    assert not naming.is_uuid(value)
 
 
 # -- item 4: the image changed since the listing -------------------------------------------------

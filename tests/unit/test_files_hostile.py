@@ -135,7 +135,7 @@ def test_a_state_write_that_fails_half_way_leaves_the_last_record(tmp_path, monk
     with held_state(tmp_path, "2026-11-28 daily\n", monkeypatch) as (state, lock):
         # A text that cannot be encoded fails inside the write itself, after any truncation.
         with pytest.raises(UnicodeEncodeError):
-            scheduled.write_state_to(lock.handle, datetime.date(2026, 11, 29), "weekly\udc80")
+            scheduled.write_state(lock.path, datetime.date(2026, 11, 29), "weekly\udc80")
     assert state.read_text() == "2026-11-28 daily\n"
     assert os.listdir(state.parent) == ["schedule"]
 
@@ -146,22 +146,28 @@ def test_a_state_write_whose_sync_fails_leaves_the_last_record(tmp_path, monkeyp
     with held_state(tmp_path, "2026-11-28 daily\n", monkeypatch) as (state, lock):
         monkeypatch.setattr(os, "fsync", failing_fsync)
         with pytest.raises(OSError):
-            scheduled.write_state_to(lock.handle, datetime.date(2026, 11, 29), "weekly")
+            scheduled.write_state(lock.path, datetime.date(2026, 11, 29), "weekly")
     assert state.read_text() == "2026-11-28 daily\n"
 
 
-def test_a_state_write_is_whole_and_synced_and_seen_through_the_held_lock(tmp_path, monkeypatch):
+def test_a_state_write_is_whole_and_synced_and_seen_by_the_next_lock(tmp_path, monkeypatch):
     synced = []
     real_fsync = os.fsync
     with held_state(tmp_path, "2026-11-28 daily\n", monkeypatch) as (state, lock):
         # A run that opened the file before the rename and locks it after ours reads the new
-        # record.
-        late = open(state, encoding="utf-8")
+        # record: its lock lands on the file the rename put in place.
+        late = open(state, "a+", encoding="utf-8")
         monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-        scheduled.write_state_to(lock.handle, datetime.date(2026, 11, 29), "weekly")
+        scheduled.write_state(lock.path, datetime.date(2026, 11, 29), "weekly")
+    opened = []
+    monkeypatch.setattr(files, "open_private",
+                        lambda *args, real=files.open_private: opened.append(args) or (
+                            late if len(opened) == 1 else real(*args)))
+    waiting = files.FileLock(str(state))
+    assert waiting.try_acquire()
     assert synced
     assert state.read_text() == "2026-11-29 weekly\n"
-    assert scheduled.read_state_from(late) == (datetime.date(2026, 11, 29), "weekly")
-    late.close()
+    assert scheduled.read_state_from(waiting.handle) == (datetime.date(2026, 11, 29), "weekly")
+    waiting.release()
     assert stat.S_IMODE(state.stat().st_mode) & 0o022 == 0
     assert os.listdir(state.parent) == ["schedule"]

@@ -12,7 +12,7 @@ from nova_snapshot_hook.backup import take
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, SnapshotResult
 from nova_snapshot_hook.deadline import DeadlineExceeded
 from nova_snapshot_hook.config import Settings
-from nova_snapshot_hook.errors import CaptureTimeout, CloudError
+from nova_snapshot_hook.errors import CaptureTimeout, CloudError, Interrupted
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 RECORDER = """#!/bin/sh
@@ -203,7 +203,7 @@ def test_sigterm_becomes_an_exception_while_hooks_may_need_finishing(hookdir):
     recorder(hookdir, "10-db")
     hooks = user_hooks.Hooks(str(hookdir), 5, str(hookdir.parent / "st"), {})
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(user_hooks.Interrupted):
+    with pytest.raises(Interrupted):
         with take.interruptible(hooks):
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(1)

@@ -14,6 +14,7 @@ from nova_snapshot_hook.backup import hooks as user_hooks
 from nova_snapshot_hook.backup import take
 from nova_snapshot_hook.deadline import DeadlineExceeded, watchdog
 from nova_snapshot_hook.log import redactor
+from nova_snapshot_hook.errors import Interrupted
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTEXT = dict(trigger="manual", series="manual", server_id="srv", image_name="vm-manual-x")
@@ -156,9 +157,9 @@ def test_the_deadline_is_given_back_after_the_post_hooks(tmp_path):
 
 
 # -- item 6: SIGHUP, SIGINT and SIGTERM end the run by an exception --------------------------------
-@pytest.mark.parametrize("signum, error", [(signal.SIGHUP, user_hooks.Interrupted),
+@pytest.mark.parametrize("signum, error", [(signal.SIGHUP, Interrupted),
                                            (signal.SIGINT, KeyboardInterrupt),
-                                           (signal.SIGTERM, user_hooks.Interrupted)])
+                                           (signal.SIGTERM, Interrupted)])
 def test_each_stop_signal_raises_and_the_handlers_are_restored_exactly(tmp_path, signum, error):
     write_hook(tmp_path / "10-db", "#!/bin/sh\n")
     hooks = user_hooks.Hooks(str(tmp_path), 5, str(tmp_path / "state"), CONTEXT)
@@ -203,7 +204,7 @@ def test_sigterm_during_the_post_hooks_waits_for_them_then_stops_the_run(tmp_pat
     hooks = user_hooks.Hooks(str(tmp_path), 5, str(tmp_path / "state"), CONTEXT)
     hooks.pre_ran = True
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(user_hooks.Interrupted, match="SIGTERM"):
+    with pytest.raises(Interrupted, match="SIGTERM"):
         with take.interruptible(hooks):
             hooks.finish("post", "img")
             time.sleep(1)

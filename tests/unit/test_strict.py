@@ -108,3 +108,18 @@ def test_a_run_that_wants_no_backup_records_nothing(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path, settings="enabled = no\n")
     assert status == 0 and recorded_failure(tmp_path) is None
     assert not os.path.exists(hook_state(tmp_path).attempts)
+
+
+@pytest.mark.parametrize("signame", ["HUP", "TERM"])
+@pytest.mark.parametrize("mode", ["option", "off"])
+def test_a_signal_before_any_backup_is_wanted_is_judged_by_strict_mode(tmp_path, mode, signame):
+    # the signal comes while the hook still reads apt's stream: nothing imported for it yet
+    stop = ("import os, signal\nimport nova_snapshot_hook.apt.policy as p\n"
+            "real = p.settle_by_stream\n"
+            f"def settle(*a):\n    os.kill(os.getpid(), signal.SIG{signame})\n"
+            "    return real(*a)\n"
+            "p.settle_by_stream = settle\n")
+    status, out, err = run_hook(stream_for(mode), tmp_path, prelude=stop)
+    assert status == expected_status(mode), err
+    assert f"stopped by SIG{signame}" in err and "Traceback" not in err
+    assert recorded_failure(tmp_path)["outcome"] == "failed"
