@@ -95,11 +95,16 @@ pyflakes: ## pyflakes over the package, tests, bench and minicloud: fails on any
 
 # Every test in one pytest run, so its closing line counts them all. The cloud tests fail
 # instead of skipping when the cloud is missing (NSH_REQUIRE_CLOUD=1), and so do the real-guest
-# tests when the libvirt host with its Debian guest is (NSH_REQUIRE_GUEST=1).
+# tests when the libvirt host with its Debian guest is (NSH_REQUIRE_GUEST=1). Two workers side
+# by side (pytest-xdist), each on an image-backed server of its own; the modules that share the
+# volume-backed server or the guest run on one of them (tests/conftest.py). TEST_WORKERS=0
+# runs everything in one process.
+TEST_WORKERS ?= 2
 check: deps pyflakes lint ## every test: pyflakes, unit, lintian, the local cloud with a real QEMU guest, the .deb in Debian 12 and 13 roots
 	MINICLOUD_COMPUTE=libvirt minicloud/up
 	NSH_REQUIRE_CLOUD=1 NSH_REQUIRE_GUEST=1 NSH_DEB=$(abspath $(DEB)) $(PY) -m pytest -q \
-		-p no:cacheprovider tests/unit tests/integration tests/e2e
+		-p no:cacheprovider $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) \
+		tests/unit tests/integration tests/e2e
 
 # Two simulated years of the real program against the local cloud, with faults, for an
 # image-backed and a volume-backed server side by side, checked every day against the soak's

@@ -55,6 +55,9 @@ IMAGE_SIZE = 8192
 # id file -> (server name, owning user)
 SERVERS = {
     "server_id": ("minicloud-vm", "demo"),
+    # the second test worker's own image-backed server (pytest -n 2: tests/integration/
+    # cloud_fixtures.py gives each worker one, as "server")
+    "worker_server_id": ("minicloud-worker", "demo"),
     "server2_id": ("minicloud-vm2", "demo"),
     "other_server_id": ("other-vm", "other"),
     "bfv_server_id": ("minicloud-bfv", "demo"),

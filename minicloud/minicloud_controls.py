@@ -20,13 +20,25 @@ def control_dir():
     return os.environ.get("MINICLOUD_CONTROL_DIR") or os.path.join(state_dir(), "control")
 
 
-def read_seconds(name):
-    """A float of seconds from control file `name`; 0 when absent or not a number."""
-    path = os.path.join(control_dir(), name)
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except FileNotFoundError:
+def _names(name, key):
+    """The control files that act on `key` (a server or volume id), most particular first:
+    `name@key` for that one only, then `name` for any. Keyed controls let tests on different
+    servers run side by side."""
+    return [f"{name}@{key}", name] if key else [name]
+
+
+def read_seconds(name, key=None):
+    """A float of seconds from control file `name@key` or `name`; 0 when absent or not a
+    number."""
+    for candidate in _names(name, key):
+        path = os.path.join(control_dir(), candidate)
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            break
+        except FileNotFoundError:
+            continue
+    else:
         return 0.0
     try:
         return max(float(text or 0), 0.0)
@@ -35,10 +47,12 @@ def read_seconds(name):
         return 0.0
 
 
-def take(name):
-    """True once per control file: this call consumes it."""
-    try:
-        os.unlink(os.path.join(control_dir(), name))
-    except FileNotFoundError:
-        return False
-    return True
+def take(name, key=None):
+    """True once per control file (`name@key`, else `name`): this call consumes it."""
+    for candidate in _names(name, key):
+        try:
+            os.unlink(os.path.join(control_dir(), candidate))
+            return True
+        except FileNotFoundError:
+            continue
+    return False

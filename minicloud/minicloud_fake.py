@@ -10,7 +10,8 @@ The image ends ``active``.
 
 Two test controls, read from files at every snapshot call, so that tests
 change the behaviour without restarting nova-compute (a restart makes this
-driver forget its servers; see minicloud/README.md):
+driver forget its servers; see minicloud/README.md). Each acts on any server;
+``<name>@<server id>`` acts on that server only, and wins over ``<name>``:
 
 ``$MINICLOUD_CONTROL_DIR/hold_seconds``
     A float. Sleep that long inside snapshot() before the upload starts,
@@ -75,8 +76,8 @@ class MinicloudFakeDriver(fake.FakeDriver):
             raise exception.InstanceNotRunning(instance_id=instance.uuid)
 
         snapshot = self._image_api.get(context, image_id)
-        fail = minicloud_controls.take("fail_next")
-        hold = minicloud_controls.read_seconds("hold_seconds")
+        fail = minicloud_controls.take("fail_next", instance.uuid)
+        hold = minicloud_controls.read_seconds("hold_seconds", instance.uuid)
 
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
         if hold:

@@ -8,7 +8,8 @@ file (``driver_volume_type: local``), which Nova's fake virt driver accepts
 without looking at it.
 
 Test controls, read from ``$MINICLOUD_CONTROL_DIR`` at every call, like the
-fake Nova driver's (minicloud_fake.py), so tests need no restart:
+fake Nova driver's (minicloud_fake.py), so tests need no restart; each acts on
+any volume's snapshots, and ``<name>@<volume id>`` on that volume's only:
 
 ``volume_snapshot_hold_seconds``
     A float: create_snapshot sleeps that long first (snapshot ``creating``).
@@ -163,8 +164,9 @@ class MinicloudVolumeDriver(driver.VolumeDriver):
     # ---- snapshots ---------------------------------------------------------
 
     def create_snapshot(self, snapshot):
-        fail = minicloud_controls.take("volume_snapshot_fail_next")
-        hold = minicloud_controls.read_seconds("volume_snapshot_hold_seconds")
+        fail = minicloud_controls.take("volume_snapshot_fail_next", snapshot.volume_id)
+        hold = minicloud_controls.read_seconds("volume_snapshot_hold_seconds",
+                                               snapshot.volume_id)
         if hold:
             LOG.info("minicloud: holding snapshot %s for %.1fs", snapshot.id, hold)
             time.sleep(hold)
@@ -175,7 +177,7 @@ class MinicloudVolumeDriver(driver.VolumeDriver):
         sparse_copy(volume_path, self._path(snapshot.name), os.path.getsize(volume_path))
 
     def delete_snapshot(self, snapshot):
-        if minicloud_controls.take("volume_snapshot_delete_fail_next"):
+        if minicloud_controls.take("volume_snapshot_delete_fail_next", snapshot.volume_id):
             LOG.warning("minicloud: failing the delete of snapshot %s on request", snapshot.id)
             raise SimulatedSnapshotFailure(control="volume_snapshot_delete_fail_next")
         try:

@@ -21,6 +21,30 @@ from nova_snapshot_hook import paths  # noqa: E402
 
 _run = {}
 
+# pytest -n 2 --dist loadgroup (make check): each worker has an image-backed server of its own
+# (cloud_fixtures.py), but the local cloud has one volume-backed server and one real guest:
+# the modules that use them run on one worker, one after another. Every other module of
+# tests/integration and tests/e2e stays whole on one worker too (its module-scoped fixtures, a
+# Debian root or a proxy, are made once); the unit tests go wherever a worker is free.
+SHARED = {
+    "volume-backed-and-guest": ("integration/test_real_guest.py",
+                                "integration/test_volume_backed_cloud.py",
+                                "integration/test_delete_guards_cloud.py",
+                                "integration/test_access_rules_cloud.py",
+                                "integration/test_cloud_contract.py",
+                                "e2e/test_apt_hook_in_root.py"),
+}
+GROUP_OF = {module: group for group, modules in SHARED.items() for module in modules}
+
+
+@pytest.hookimpl(tryfirst=True)     # before xdist's own, which reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = os.path.relpath(str(item.fspath), HERE)
+        if not module.startswith(("integration" + os.sep, "e2e" + os.sep)):
+            continue
+        item.add_marker(pytest.mark.xdist_group(GROUP_OF.get(module, module)))
+
 
 def pytest_sessionstart(session):
     if not os.environ.get(paths.ROOT_ENVIRONMENT):

@@ -202,6 +202,13 @@ enable_isolated_aggregate_filtering = true
 
 [conductor]
 workers = 1
+
+# The demo project's long-lived servers (minicloud/bootstrap.py, the guest), a test worker's own
+# server each, and the servers tests boot side by side (fleet, restore --new) pass Nova's
+# default of 10 instances.
+[quota]
+instances = 30
+cores = 60
 CONF
 
     # nova-compute gets no database credentials: with [database] or

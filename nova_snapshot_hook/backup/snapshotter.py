@@ -13,7 +13,7 @@ from ..rules import capture, naming, rotation, volumes
 from . import delete
 from ..errors import ActionRefused, CaptureTimeout, CloudError
 from ..log import SUCCESS, log
-from ..text import Call
+from ..text import Call, printable
 from ..waiting import growing, wait_until
 
 TASK_STATE = "OS-EXT-STS:task_state"
@@ -76,13 +76,34 @@ def backup_call(server_id, hostname, request, method, name, now):
     return Call("POST", "compute", f"/servers/{server_id}/action", {action: body})
 
 
-def planned_call(server_id, hostname, request):
-    """What a dry run shows: the request as it would first be sent (createImage only when the
-    method forces it; auto starts with createBackup)."""
+def planned_call(server_id, hostname, request, server=None):
+    """What a dry run shows: the request as it would first be sent, chosen as a real run
+    chooses it (first_method) from the server when it was read."""
     now = time.time()
     name = request.name or naming.image_name(hostname, request.series, now)
-    return backup_call(server_id, hostname, request,
-                       "image" if request.method == "image" else "backup", name, now)
+    return backup_call(server_id, hostname, request, first_method(request.method, server), name,
+                       now)
+
+
+def accepted_image_id(answer, call):
+    """The new image's id from Nova's answer to the backup request (microversion >= 2.45)."""
+    image_id = answer.get("image_id") if isinstance(answer, dict) else None
+    if not naming.is_uuid(image_id):
+        raise CloudError(f"{call.method} {call.path}: Nova accepted the backup request but named "
+                         f"no image id in its answer ({printable(repr(image_id))[:80]})",
+                         fix="check that the compute endpoint is Nova at microversion 2.45 or "
+                             "later")
+    return image_id
+
+
+def first_method(request_method, server=None):
+    """ "image" (createImage) or "backup" (createBackup): the method forced, or createImage for
+    a server that boots from a volume (createBackup is refused for it). Without the server (a
+    dry run that reads nothing), "auto" shows createBackup, as the first request of a server
+    that boots from an image."""
+    if request_method == "image" or (server is not None and volumes.is_volume_backed(server)):
+        return "image"
+    return "backup"
 
 
 class Snapshotter:
@@ -122,10 +143,11 @@ class Snapshotter:
         name = request.name or naming.image_name(self.hostname, request.series, self.wall_clock())
         server = self.server = self.wait_until_idle()
         volume_backed = volumes.is_volume_backed(server)
-        if volume_backed and request.method == "auto":
-            log.info("The server boots from a volume: createBackup is not possible, using "
-                     "createImage (Cinder snapshots its volumes) and our own rotation.")
-        method = "image" if request.method == "image" or volume_backed else "backup"
+        if volume_backed and request.method != "image":
+            asked = " (asked for by method backup)" if request.method == "backup" else ""
+            log.info(f"The server boots from a volume: createBackup{asked} is not possible, "
+                     "using createImage (Cinder snapshots its volumes) and our own rotation.")
+        method = first_method(request.method, server)
         if volume_backed and method == "image":
             self.check_volume_quota(server)
         try:
@@ -202,11 +224,11 @@ class Snapshotter:
             # built at each attempt: nsh_requested is the time of the request Nova accepts
             call = backup_call(self.server_id, self.hostname, self.request, method, name,
                                self.wall_clock())
-            (action, body), = call.body.items()
+            (_, body), = call.body.items()
             self.sent_properties = set(body["metadata"])
             try:
-                answer, request_id = self.cloud.server_action(self.server_id, action, body)
-                return answer["image_id"], request_id
+                answer, request_id = self.cloud.execute(call)
+                return accepted_image_id(answer, call), request_id
             except ActionRefused as err:
                 if not capture.is_task_state_conflict(err.status, err.detail):
                     raise

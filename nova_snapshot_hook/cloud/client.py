@@ -74,20 +74,33 @@ class Cloud:
                 # Keep our catalog endpoint; take only the page's query (the marker) from the link.
                 query = dict(parse_qsl(urlsplit(following[0]).query))
 
-    def server_action(self, server_id, action, body):
-        """POST /servers/{id}/action; returns (response body, request id for the instance action)."""
-        doing = action + " of server " + server_id
+    def execute(self, call):
+        """Send one text.Call exactly as a dry run prints it: its method, path and body, to
+        Nova (at MICROVERSION) or Glance (a JSON patch). Returns (the answer's JSON or {}, the
+        request id Nova's instance actions know it by). Nova's 400 and 409 to a server action
+        are ActionRefused: the caller decides to fall back or to wait."""
+        doing = describe(call)
         with self.translated(doing):
-            try:
-                response, body = self.nova.client.post(f"/servers/{server_id}/action", body={action: body})
-            except nova_exc.ClientException as err:
-                if err.code in (400, 409):    # the caller decides: fall back, or wait it out
-                    raise ActionRefused(f"{doing}: HTTP {err.code} {_first_line(err.message)}",
-                                        status=err.code, detail=str(err.message)) from None
-                raise
+            if call.service == "compute":
+                try:
+                    response, answer = self.nova.client.request(call.path, call.method,
+                                                                body=call.body)
+                except nova_exc.ClientException as err:
+                    if err.code in (400, 409) and call.path.endswith("/action"):
+                        raise ActionRefused(f"{doing}: HTTP {err.code} {_first_line(err.message)}",
+                                            status=err.code, detail=str(err.message)) from None
+                    raise
+            elif call.service == "image":
+                headers = {"Content-Type": IMAGE_PATCH} if call.method == "PATCH" else {}
+                response = self.glance.request(call.path, call.method, json=call.body,
+                                               headers=headers)
+                answer = response.json() if response.content else {}
+            else:
+                raise CloudError(f"{doing}: no such service in this tool's calls",
+                                 fix="a bug: report it")
         request_id = response.headers.get("x-openstack-request-id") or response.headers.get(
             "x-compute-request-id")
-        return body or {}, request_id
+        return answer or {}, request_id
 
     def action_failed(self, server_id, request_id):
         """Whether the instance action of our request reports an error (None if unknown)."""
@@ -130,12 +143,6 @@ class Cloud:
                 raise CloudError(f"more than one flavor is named '{flavor}'",
                                  fix="give --flavor the id that 'openstack flavor list' shows"
                                  ) from None
-
-    def create_server(self, body):
-        """POST /servers with `body` ({"server": {...}}), as built by restore.py; the new server."""
-        with self.translated("creating server " + str(body.get("server", {}).get("name"))):
-            _, answer = self.nova.client.post("/servers", body=body)
-        return (answer or {}).get("server", {})
 
     def compute_limits(self):
         """Nova's absolute limits and usage (GET /limits): {"maxTotalInstances": 10, ...}."""
@@ -200,13 +207,6 @@ class Cloud:
     def set_image_properties(self, image_id, properties):
         patch = [{"op": "add", "path": "/" + key, "value": value} for key, value in properties.items()]
         with self.translated("updating image " + image_id):
-            self.glance.patch(f"/v2/images/{image_id}", json=patch,
-                              headers={"Content-Type": IMAGE_PATCH})
-
-    def set_image_protected(self, image_id, protected=True):
-        """Glance's `protected` flag: a protected image cannot be deleted, so no rotation removes it."""
-        patch = [{"op": "replace", "path": "/protected", "value": bool(protected)}]
-        with self.translated(("protecting" if protected else "unprotecting") + " image " + image_id):
             self.glance.patch(f"/v2/images/{image_id}", json=patch,
                               headers={"Content-Type": IMAGE_PATCH})
 
@@ -363,6 +363,19 @@ class Cloud:
             f"{doing}: not allowed by this credential's access rules (HTTP 401; no rule "
             f"{access.describe(missing)})", rule=missing,
             fix="'nova-snapshot-hook access-rules' prints the rules this server needs") from None
+
+
+def describe(call):
+    """What a Call does, for the error line: "rebuild of server ID", "POST /servers"..."""
+    body = call.body if isinstance(call.body, dict) else {}
+    if call.path.endswith("/action") and len(body) == 1:
+        server_id = call.path.split("/")[-2]
+        return f"{next(iter(body))} of server {server_id}"
+    if call.path == "/servers" and "server" in body:
+        return f"creating server {body['server'].get('name')}"
+    if call.service == "image" and call.method == "PATCH":
+        return "updating image " + call.path.rsplit("/", 1)[-1]
+    return f"{call.method} {call.path}"
 
 
 def _cinder_id(value, what):

@@ -285,7 +285,8 @@ class ThreadLabel:
 
 def dry_run(args, servers, request):
     from ..backup.snapshotter import planned_call
-    calls = [(server, planned_call(server["id"], server.get("name") or server["id"], request))
+    calls = [(server, planned_call(server["id"], server.get("name") or server["id"], request,
+                                   server))
              for server in servers]
     if args.json:
         print(json.dumps([{"server": server["id"], "name": server.get("name"), **call.as_dict()}

@@ -7,9 +7,9 @@ find the image -> read the server -> refuse what must not be done -> print the p
 import time
 
 from ..context import say
-from ..rules import inventory, restore_plan
+from ..rules import inventory, naming, restore_plan
 from ..errors import EXIT_OK, CloudError, ConfigError
-from ..text import call_lines, format_time
+from ..text import call_lines, format_time, printable
 from . import lookup
 from .options import add_server, checked_timeout
 from ..log import SUCCESS, log
@@ -89,10 +89,8 @@ def rebuild(ctx, args, server, image, deadline):
     if not args.yes:
         raise ConfigError("refusing to rebuild without --yes",
                           fix="read the lines above, then add --yes to confirm")
-    protect(ctx, image)
-    rebuild_body = calls[-1].body["rebuild"]
     log.info(f"Rebuilding server {server.get('name')} ({ctx.server_id}) from {image['id']}.")
-    ctx.cloud.server_action(ctx.server_id, "rebuild", rebuild_body)
+    execute(ctx, image, calls)
     if args.no_wait:
         log.log(SUCCESS, f"Rebuild of server {ctx.server_id} from {image['id']} accepted.")
         return EXIT_OK
@@ -120,9 +118,12 @@ def boot_new(ctx, args, server, image, deadline):
     calls = protect_calls(image) + [restore_plan.create_call(body)]
     if args.dry_run:
         return show_calls(calls)
-    protect(ctx, image)
-    created = ctx.cloud.create_server(body)
-    new_id = created.get("id")
+    created = execute(ctx, image, calls).get("server")
+    new_id = created.get("id") if isinstance(created, dict) else None
+    if not naming.is_uuid(new_id):
+        raise CloudError(f"Nova accepted the new server {args.new} but named no server id in "
+                         f"its answer ({printable(repr(new_id))[:80]})",
+                         fix=f"look for it with 'openstack server show {args.new}'")
     log.info(f"Server {args.new} ({new_id}) requested.")
     after_new_server_hints(ctx, new_id)
     if args.no_wait:
@@ -140,14 +141,21 @@ def protect_calls(image):
     return [] if image.get("protected") else [restore_plan.protect_call(image["id"])]
 
 
-def protect(ctx, image):
+def execute(ctx, image, calls):
+    """Send the plan a dry run prints, call by call; the last call's answer. The protection
+    comes first: a failure after it leaves the image protected, which is what the user wants
+    of an image they restore from."""
+    hint = restore_plan.unprotect_hint(image["id"])
     if image.get("protected"):
         log.info(f"Image {image['id']} is already protected; to let rotation delete it again: "
-                 f"{restore_plan.unprotect_hint(image['id'])}")
-        return
-    ctx.cloud.set_image_protected(image["id"], True)
-    log.info(f"Image {image['id']} is now protected: no rotation or prune deletes it. When it is "
-             f"no longer needed: {restore_plan.unprotect_hint(image['id'])}")
+                 f"{hint}")
+    answer = {}
+    for call in calls:
+        answer, _ = ctx.cloud.execute(call)
+        if call == restore_plan.protect_call(image["id"]):
+            log.info(f"Image {image['id']} is now protected: no rotation or prune deletes it. "
+                     f"When it is no longer needed: {hint}")
+    return answer
 
 
 def show_calls(calls):

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from cloud_fixtures import STATE, read_state
+from cloud_fixtures import STATE, read_state, worker_server, worker_server_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -81,7 +81,7 @@ class Root:
             handle.write(credentials if credentials is not None
                          else read_state("appcred-openrc") + "\n")
         self.write(CONF + "/nova-snapshot-hook.conf",
-                   f"[server]\nid = {server or read_state('server_id')}\nmetadata_url =\n"
+                   f"[server]\nid = {server or worker_server()}\nmetadata_url =\n"
                    f"[snapshot]\npoll_interval = 0.3\n{snapshot}"
                    f"[apt]\nmin_interval = 0\nwait = 60\n{apt}")
 
@@ -92,7 +92,7 @@ class Root:
 
 
 def cloud_is_up():
-    if not os.path.exists(os.path.join(STATE, "server_id")):
+    if not os.path.exists(os.path.join(STATE, worker_server_file())):
         missing("the local cloud is not up (make check starts it)")
 
 

@@ -9,7 +9,7 @@ import os
 import stat
 
 from aptlab import CONF
-from cloud_fixtures import read_state
+from cloud_fixtures import worker_server
 
 ROOT_NAME = "e2e"           # the root fixture (conftest.py): build/roots/e2e-<suite>
 
@@ -41,7 +41,7 @@ def test_snapshot_from_inside_the_root_makes_an_image_of_the_named_server(root, 
     assert result.returncode == 0, result.stderr
     made = json.loads(result.stdout)
     image = admin.glance.get(f"/v2/images/{made['image_id']}").json()
-    assert image["instance_uuid"] == read_state("server_id") and image["backup_type"] == "e2e"
+    assert image["instance_uuid"] == worker_server() and image["backup_type"] == "e2e"
     assert image["nsh_series"] == "e2e" and image["status"] == "active"
     admin.glance.delete(f"/v2/images/{made['image_id']}")
 

@@ -7,7 +7,7 @@ takes none; both print nothing under --quiet (cron mails any output).
 import re
 
 from aptlab import CONF
-from cloud_fixtures import read_state
+from cloud_fixtures import read_state, worker_server
 
 PROG = "/usr/sbin/nova-snapshot-hook"
 ROOT_NAME = "sched"         # the root fixture (conftest.py): build/roots/sched-<suite>
@@ -17,14 +17,14 @@ def configure(root):
     with open(root.file(CONF + "/credentials"), "w", encoding="utf-8") as handle:
         handle.write(read_state("appcred-openrc") + "\n")
     root.write(CONF + "/nova-snapshot-hook.conf",
-               f"[server]\nid = {read_state('server_id')}\nmetadata_url =\n"
+               f"[server]\nid = {worker_server()}\nmetadata_url =\n"
                "[snapshot]\npoll_interval = 0.3\n"
                "[schedule]\ndaily = 3\nweekly = 3\nmonthly = 3\nyearly = 3\nwait = 120\n")
 
 
 def test_one_run_one_image_of_todays_tier_then_nothing_more_that_day(root, admin):
     configure(root)
-    server = read_state("server_id")
+    server = worker_server()
     plan = root.run(PROG, "scheduled", "--dry-run", "--no-delay")
     assert plan.returncode == 0, plan.stderr
     tier = re.search(r"Would take the (\w+) backup", plan.stdout).group(1)

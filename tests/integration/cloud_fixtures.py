@@ -4,21 +4,19 @@
 instead of skipping them.
 """
 
+import functools
 import os
-import shlex
-import subprocess
 import sys
 import time
 import uuid
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from runners import REPO, run_cli, start_cli
+
 sys.path.append(os.path.join(REPO, "minicloud"))
 # The local cloud's state files, shared with the benchmarks; the tests import them from here.
 from minicloud_state import STATE, openrc_vars, read_state  # noqa: E402
-
-PYTHON = "/usr/bin/python3"
 
 
 def env_file_vars():
@@ -31,14 +29,32 @@ def env_file_vars():
             if key.startswith("MINICLOUD_")}
 
 
+# Each pytest-xdist worker snapshots an image-backed server of its own (conftest.py, SHARED).
+WORKER_SERVERS = ("server_id", "worker_server_id")
+
+
+def worker_server_file():
+    """The state file naming this test process's own image-backed server."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = int(worker[2:]) if worker[:2] == "gw" and worker[2:].isdigit() else 0
+    if number >= len(WORKER_SERVERS):
+        pytest.fail(f"the local cloud has an image-backed server for {len(WORKER_SERVERS)} test "
+                    f"workers, not for {worker}: run pytest -n {len(WORKER_SERVERS)} at most")
+    return WORKER_SERVERS[number]
+
+
+def worker_server():
+    return read_state(worker_server_file())
+
+
 @pytest.fixture(scope="session")
 def minicloud():
-    if not os.path.exists(os.path.join(STATE, "server_id")):
+    if not os.path.exists(os.path.join(STATE, worker_server_file())):
         if os.environ.get("NSH_REQUIRE_CLOUD") == "1":
             pytest.fail(f"the local cloud is not up ({STATE}); run minicloud/up")
         pytest.skip("the local cloud is not up; run minicloud/up (make check does)")
     env = env_file_vars()
-    return {"server": read_state("server_id"), "server2": read_state("server2_id"),
+    return {"server": worker_server(), "server2": read_state("server2_id"),
             "other_server": read_state("other_server_id"),
             # Cinder: None on a cloud made before it had them
             "bfv_server": env.get("MINICLOUD_BFV_SERVER_ID"),
@@ -91,19 +107,27 @@ def admin(minicloud):
 
 
 @pytest.fixture
-def control():
-    """The fake driver's knobs (hold_seconds, fail_next); always reset after the test."""
+def control(minicloud):
+    """The drivers' knobs (minicloud_controls.py), keyed to one server or volume so that the
+    other worker's tests go on undisturbed: hold_seconds and fail_next act on this worker's
+    server, volume_snapshot_* on the volume-backed server's root volume, unless `key` names
+    another. Every file written is removed after the test."""
     directory = os.path.join(STATE, "control")
     os.makedirs(directory, exist_ok=True)
+    written = []
 
-    def put(name, value="1"):
-        with open(os.path.join(directory, name), "w", encoding="ascii") as handle:
+    def put(name, value="1", key=None):
+        key = key or (minicloud["bfv_volume"] if name.startswith("volume_") else
+                      minicloud["server"])
+        path = os.path.join(directory, f"{name}@{key}")
+        with open(path, "w", encoding="ascii") as handle:
             handle.write(str(value))
+        written.append(path)
 
     yield put
-    for name in ("hold_seconds", "fail_next"):
+    for path in written:
         try:
-            os.unlink(os.path.join(directory, name))
+            os.unlink(path)
         except FileNotFoundError:
             pass
 
@@ -125,18 +149,10 @@ def tool(tmp_path, minicloud, admin):
                             f"metadata_url =\n[snapshot]\nlock = {tmp_path}/lock\ntimeout = 120\n"
                             f"poll_interval = 0.5\n{extra}[log]\nsyslog = no\n")
 
-    def run(*args, env=None, timeout=180, wrap=()):
-        """`wrap`, as for run_hook: a command whose last word is a shell script."""
-        command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(settings),
-                   "--credentials", str(credentials), *args]
-        if wrap:
-            command = [*wrap[:-1], wrap[-1] + " " + shlex.join(command)]
-        clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        clean_env["NOVA_SNAPSHOT_HOOK_ROOT"] = str(state_root)   # token cache, attempts etc.
-        clean_env.update(env or {})
-        return subprocess.run(command, cwd=REPO, env=clean_env, capture_output=True, text=True,
-                              timeout=timeout)
-
+    # run(*args, env=, timeout=, wrap=) and start(*args): tests/runners.py
+    options = dict(root=state_root, settings=settings, credentials=credentials)
+    run = functools.partial(run_cli, **options)
+    run.start = functools.partial(start_cli, **options)
     run.credentials, run.settings, run.write_settings = credentials, settings, write_settings
     run.root = state_root
     run.state = state_root / "run" / "nova-snapshot-hook"          # the token cache, hooks-pending
@@ -163,37 +179,6 @@ def through(proxy, tool):
     proxy.clear()
     tool.credentials.write_text(read_state("openrc").replace(
         openrc_vars("openrc")["OS_AUTH_URL"], proxy.auth_url) + "\n")
-
-
-HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
-
-
-def start_hook(settings, root, wrap=()):
-    """The apt hook as apt starts it: a real stream on the fd APT_HOOK_INFO_FD names (the pipe's
-    own number, so threads of this process never collide on a fixed fd). `wrap`: a command
-    whose last word is a shell script; the hook command is appended to that script. `root`: the
-    NOVA_SNAPSHOT_HOOK_ROOT of its state (a tool's `root`). Returns the running Popen (text
-    stdout and stderr pipes), the whole stream written."""
-    read_end, write_end = os.pipe()
-    env = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
-           "NOVA_SNAPSHOT_HOOK_CONFIG": str(settings), "NOVA_SNAPSHOT_HOOK_ROOT": str(root)}
-    hook = [PYTHON, "-m", "nova_snapshot_hook", "apt-hook"]
-    command = [*wrap[:-1], wrap[-1] + " " + " ".join(hook)] if wrap else hook
-    try:
-        process = subprocess.Popen(command, cwd=REPO, env=env, pass_fds=(read_end,), text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    finally:
-        os.close(read_end)
-    with os.fdopen(write_end, "wb") as pipe, open(HOOK_STREAM, "rb") as stream:
-        pipe.write(stream.read())
-    return process
-
-
-def run_hook(settings, root, wrap=()):
-    """start_hook, and wait for the hook to end (at most 120 s)."""
-    process = start_hook(settings, root, wrap)
-    out, err = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def named_snapshots(image):

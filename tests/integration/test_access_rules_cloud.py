@@ -12,7 +12,8 @@ import uuid
 import pytest
 import requests
 
-from cloud_fixtures import openrc_vars, read_state, run_hook
+from cloud_fixtures import openrc_vars, read_state
+from runners import run_hook
 from test_volume_backed_cloud import bfv, cinder
 
 __all__ = ["bfv", "cinder"]  # fixtures (the volume-backed server) pytest finds here by name
@@ -124,7 +125,7 @@ def test_the_apt_hook_and_post_invoke_work_under_the_rules(tool, make_credential
     settings.write_text(tool.settings.read_text().replace(
         "[log]", f"[cloud]\ncredentials = {tool.credentials}\n[log]")
         + "[apt]\nmin_interval = 0\nwait = 60\n")
-    result = run_hook(settings, tool.root)
+    result = run_hook(root=tool.root, settings=settings)
     assert result.returncode == 0, result.stderr
     assert "access rules" not in result.stdout + result.stderr
     assert admin.backups(minicloud["server"], "apt")

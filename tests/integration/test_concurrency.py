@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 
-from cloud_fixtures import start_hook
+from runners import start_hook
 from test_faults import ACTION, check_aftermath, faulty, hook, lock_is_free, scheduled
 
 __all__ = ["faulty"]  # a fixture pytest finds here by name (pyflakes: used)
@@ -67,7 +67,8 @@ def test_two_apt_runs_back_to_back_make_one_image_within_the_minimum_interval(fa
 def test_a_hook_killed_mid_run_leaves_no_stale_lock_and_the_next_run_works(faulty, admin, control,
                                                                            minicloud, proxy):
     control("hold_seconds", 4)
-    process = start_hook(faulty.settings, faulty.root)      # our own child: killed by its pid
+    # our own child: killed by its pid
+    process = start_hook(root=faulty.root, settings=faulty.settings)
     try:
         wait_until(lambda: in_capture_wait(proxy) or process.poll() is not None)
         assert process.poll() is None, process.communicate()

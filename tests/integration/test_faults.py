@@ -1,8 +1,11 @@
 """The fault matrix (issue 7): faults injected between the tool and the real cloud by a loopback
-proxy, on the snapshot request, the status polls, authentication and our own rotation, each
-under the apt hook, a `scheduled` run and a `snapshot` run. Each row asserts the outcome (apt
-goes on, or stops in strict mode), the exit status and the single message, that no backup but
-a failed new one disappears, and that the host lock is released.
+proxy, on the snapshot request, the status polls, authentication and our own rotation. Each row
+asserts the outcome (apt goes on, or stops in strict mode), the exit status and the single
+message, that no backup but a failed new one disappears, and that the host lock is released.
+
+Each fault row runs under one of the apt hook, a `scheduled` run and a `snapshot` run, in turn
+(`one_runner_each`), so every runner meets faults of each kind on the wire; what every runner
+makes of every kind of failure is tests/unit/test_runner_outcomes.py, against the fake cloud.
 
 Nova's own rotation (createBackup) runs inside the cloud, out of the proxy's reach: the rotation
 rows use the createImage path ([snapshot] method = image), where the tool lists and deletes."""
@@ -12,7 +15,8 @@ import time
 
 import pytest
 
-from cloud_fixtures import read_state, run_hook, through
+from cloud_fixtures import read_state, through
+from runners import run_hook
 
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
@@ -46,7 +50,7 @@ def hook(tool, strict=False, wrap=()):
     if strict:
         settings = tool.settings.with_name("strict.conf")
         settings.write_text(tool.settings.read_text().replace("[apt]\n", "[apt]\nstrict = yes\n"))
-    return run_hook(settings, tool.root, wrap)
+    return run_hook(root=tool.root, settings=settings, wrap=wrap)
 
 
 def scheduled(tool, wrap=()):
@@ -152,9 +156,15 @@ def row_ids(rows):
     return [f"{row[0]}-{row[1]}-{row[2].split('/')[1]}" for row in rows]
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
-@pytest.mark.parametrize("fault,method,path,times,retry_after,message", FAILING,
-                         ids=row_ids(FAILING))
+def one_runner_each(rows, ids, start=0):
+    """The rows as pytest params, each with one runner, the runners in turn from `start`."""
+    return [pytest.param(RUNNERS[(start + n) % len(RUNNERS)], *row, id=f"{row_id}-"
+                         f"{RUNNERS[(start + n) % len(RUNNERS)]}")
+            for n, (row, row_id) in enumerate(zip(rows, ids))]
+
+
+@pytest.mark.parametrize("runner,fault,method,path,times,retry_after,message",
+                         one_runner_each(FAILING, row_ids(FAILING)))
 def test_a_failing_cloud_gives_one_line_and_loses_nothing(faulty, proxy, admin, minicloud, runner,
                                                           fault, method, path, times, retry_after,
                                                           message):
@@ -168,8 +178,8 @@ def test_a_failing_cloud_gives_one_line_and_loses_nothing(faulty, proxy, admin, 
         assert new_images(faulty, admin, minicloud) == [], "the killed image was kept"
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
-@pytest.mark.parametrize("fault,base,message", UNREACHABLE, ids=[row[0] for row in UNREACHABLE])
+@pytest.mark.parametrize("runner,fault,base,message",
+                         one_runner_each(UNREACHABLE, [row[0] for row in UNREACHABLE], start=1))
 def test_an_unreachable_endpoint_gives_one_line(faulty, proxy, admin, minicloud, runner, fault,
                                                 base, message):
     proxy.redirect("compute", base.format(port=proxy.port))
@@ -179,8 +189,8 @@ def test_an_unreachable_endpoint_gives_one_line(faulty, proxy, admin, minicloud,
     assert new_images(faulty, admin, minicloud) == []
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
-@pytest.mark.parametrize("fault,method,path,times,retry_after", HEALED, ids=row_ids(HEALED))
+@pytest.mark.parametrize("runner,fault,method,path,times,retry_after",
+                         one_runner_each(HEALED, row_ids(HEALED), start=2))
 def test_passing_faults_are_healed_and_one_backup_is_made(faulty, proxy, admin, minicloud, runner,
                                                           fault, method, path, times,
                                                           retry_after):
@@ -206,9 +216,8 @@ def own_rotation(faulty, admin, minicloud):
     return faulty
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
-@pytest.mark.parametrize("fault,method,path,times,retry_after", ROTATION_FAILING,
-                         ids=row_ids(ROTATION_FAILING))
+@pytest.mark.parametrize("runner,fault,method,path,times,retry_after",
+                         one_runner_each(ROTATION_FAILING, row_ids(ROTATION_FAILING)))
 def test_a_failed_rotation_keeps_every_older_backup(own_rotation, proxy, admin, minicloud, runner,
                                                     fault, method, path, times, retry_after):
     rule = proxy.add(method, path, fault, times, retry_after)

@@ -8,15 +8,16 @@ the end. Rate limiting and a busy server are played by a loopback proxy (loopbac
 by the fake driver's global control files.
 """
 
+import functools
 import json
-import os
 import secrets
 import time
 
 import pytest
 
-from cloud_fixtures import PYTHON, REPO, read_state
+from cloud_fixtures import read_state
 from loopback_proxy import LoopbackProxy
+from runners import run_cli
 
 BOOT_MICROVERSION = "2.52"          # networks='none' (>= 2.37) and tags at boot (>= 2.52)
 
@@ -83,18 +84,8 @@ def fleet(tmp_path, minicloud, fleet_servers, admin):
         settings.write_text(f"[server]\nmetadata_url =\n[snapshot]\nlock = {tmp_path}/lock\n"
                             f"poll_interval = 0.5\n[cloud]\n{cloud}[log]\nsyslog = no\n")
 
-    def run(*args, timeout=300):
-        import subprocess
-        command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(settings),
-                   "--credentials", str(credentials), *args]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        env.update(NOVA_SNAPSHOT_HOOK_ROOT=str(tmp_path / "host"))
-        started = time.monotonic()
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
-                                timeout=timeout)
-        result.seconds = time.monotonic() - started
-        return result
-
+    run = functools.partial(run_cli, root=tmp_path / "host", settings=settings,
+                            credentials=credentials, timeout=300)
     run.write_settings = write_settings
     write_settings()
     for server_id in fleet_servers["ids"].values():

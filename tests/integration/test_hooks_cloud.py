@@ -1,14 +1,13 @@
 """The user's hooks around real backups on the local cloud: pre before the request, post after
 the capture, failed whatever ends the backup; under apt, a failing pre fails open."""
 
-import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from cloud_fixtures import PYTHON, REPO, run_hook, through
+from cloud_fixtures import through
+from runners import run_hook
 
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
@@ -97,12 +96,7 @@ def test_the_watchdog_ending_the_run_still_runs_failed(hooked, admin, proxy):
 
 def test_sigterm_mid_run_still_runs_failed(hooked, admin, control):
     control("hold_seconds", "20")
-    command = [PYTHON, "-m", "nova_snapshot_hook", "--config", str(hooked.settings),
-               "--credentials", str(hooked.credentials), "snapshot", "hooks", "2"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["NOVA_SNAPSHOT_HOOK_ROOT"] = str(hooked.root)
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = hooked.start("snapshot", "hooks", "2")
     end = time.monotonic() + 30
     while not hooked.phases() and time.monotonic() < end:
         time.sleep(0.1)
@@ -147,7 +141,7 @@ def failing_pre(hooked):
 
 def test_a_failing_pre_under_apt_warns_and_apt_goes_on_without_an_image(failing_pre, admin,
                                                                         minicloud, tmp_path):
-    result = run_hook(apt_settings(failing_pre, tmp_path), failing_pre.root)
+    result = run_hook(root=failing_pre.root, settings=apt_settings(failing_pre, tmp_path))
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
     assert len(warnings) == 1 and "05-db-not-ready" in warnings[0]
@@ -158,7 +152,8 @@ def test_a_failing_pre_under_apt_warns_and_apt_goes_on_without_an_image(failing_
 
 
 def test_a_failing_pre_in_strict_mode_stops_apt(failing_pre, admin, minicloud, tmp_path):
-    result = run_hook(apt_settings(failing_pre, tmp_path, "strict = yes\n"), failing_pre.root)
+    result = run_hook(root=failing_pre.root,
+                      settings=apt_settings(failing_pre, tmp_path, "strict = yes\n"))
     assert result.returncode == 99
     assert admin.images(instance_uuid=minicloud["server"]) == []
 
@@ -166,7 +161,7 @@ def test_a_failing_pre_in_strict_mode_stops_apt(failing_pre, admin, minicloud, t
 def test_pre_failure_snapshot_takes_the_backup_anyway_under_apt(failing_pre, admin, minicloud,
                                                                 tmp_path):
     settings = apt_settings(failing_pre, tmp_path, hooks_extra="pre_failure = snapshot\n")
-    result = run_hook(settings, failing_pre.root)
+    result = run_hook(root=failing_pre.root, settings=settings)
     assert result.returncode == 0, result.stderr
     images = admin.images(instance_uuid=minicloud["server"])
     assert len(images) == 1 and images[0]["nsh_quiesce"] == "none"

@@ -2,22 +2,21 @@
 
 These tests boot a server of their own and delete it at the end, so a rebuild, a prune or a
 clean-up never touches minicloud-vm and minicloud-vm2, which the other tests snapshot. Backups
-that look like the apt hook's come from the hook itself (apt's stream on fd 20, then
+that look like the apt hook's come from the hook itself (apt's stream on its InfoFD, then
 apt-post-invoke), scheduled-looking ones from `snapshot` plus the trigger property the
 `scheduled` command sets. Nothing here may print a secret: every output is checked.
 """
 
 import json
-import os
 import re
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from cloud_fixtures import PYTHON, REPO, openrc_vars, read_state
+from cloud_fixtures import openrc_vars, read_state
+from runners import CONFIG, REPO, run_cli, run_hook
 
 STREAM = Path(REPO) / "tests" / "fixtures" / "apt-hook" / "bookworm-unattended-upgrades-step.txt"
 SHIPPED_APT_CONF = Path(REPO) / "etc" / "apt" / "apt.conf.d" / "80nova-snapshot-hook"
@@ -115,8 +114,7 @@ def nsh(tmp_path, own_server, admin):
     credentials.write_text(read_state("openrc") + "\n")
     credentials.chmod(0o600)
     conf = tmp_path / "nova-snapshot-hook.conf"
-    env = {"NOVA_SNAPSHOT_HOOK_ROOT": str(tmp_path / "host"),
-           "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf)}
+    host = tmp_path / "host"
 
     def settings(extra=""):
         conf.write_text(f"[cloud]\ncredentials = {credentials}\n[server]\nid = {own_server}\n"
@@ -125,36 +123,19 @@ def nsh(tmp_path, own_server, admin):
                         f"[log]\nsyslog = no\n{extra}")
 
     def run(*args, timeout=180, extra_env=None):
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "NOVA_SNAP"))}
-        result = subprocess.run([PYTHON, "-m", "nova_snapshot_hook", "--config", str(conf), *args],
-                                cwd=REPO, env={**clean, **env, **(extra_env or {})},
-                                capture_output=True, text=True,
-                                timeout=timeout)
+        result = run_cli(*args, root=host, settings=conf, env=extra_env, timeout=timeout)
         assert_no_secret(result)
         return result
 
     def apt_hook(stream):
-        """The apt hook as apt runs it: the stream on the fd APT_HOOK_INFO_FD names (the
-        pipe's own number: a fixed one could be the pipe's other end), then apt-post-invoke."""
-        code = "import sys; from nova_snapshot_hook.main import main; sys.exit(main(%r))"
-        clean = {"PATH": "/usr/bin:/bin", **env}
-        read_end, write_end = os.pipe()
-        try:
-            process = subprocess.Popen([PYTHON, "-c", code % (["apt-hook"],)], cwd=REPO,
-                                       env={**clean, "APT_HOOK_INFO_FD": str(read_end)},
-                                       pass_fds=(read_end,), stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
-        finally:
-            os.close(read_end)
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(stream)
-        out, err = process.communicate(timeout=180)
-        assert process.returncode == 0 and "captured" in out, out + err
-        after = subprocess.run([PYTHON, "-c", code % (["apt-post-invoke"],)], cwd=REPO, env=clean,
-                               capture_output=True, text=True, timeout=120)
+        """The apt hook as apt runs it, then apt-post-invoke as DPkg::Post-Invoke does."""
+        hook = run_hook(stream, root=host, settings=conf, timeout=180)
+        assert hook.returncode == 0 and "captured" in hook.stdout, hook.stdout + hook.stderr
+        after = run_cli("apt-post-invoke", root=host, env={CONFIG: str(conf)}, inherit=False,
+                        timeout=120)
         assert after.returncode == 0 and "the apt run that followed it" in after.stdout, \
             after.stdout + after.stderr
-        return out + after.stdout
+        return hook.stdout + after.stdout
 
     run.settings, run.apt_hook, run.credentials = settings, apt_hook, credentials
     run.attempts = tmp_path / "host" / "var" / "lib" / "nova-snapshot-hook" / "attempts"
@@ -387,7 +368,7 @@ def test_status_is_0_when_fresh_1_when_stale_and_2_when_the_last_attempt_failed(
     assert re.search(r"^daily .* stale: newest backup [23]d ", stale.stdout, re.M), stale.stdout
     assert metrics(prom)['nova_snapshot_hook_series_status{series="daily"}'] == "1"
 
-    control("fail_next")
+    control("fail_next", key=own_server)      # its own server, not the worker's
     failed = nsh("snapshot", "daily", "10")
     assert failed.returncode == 1
     failing = status(nsh, "--prometheus", str(prom), "--json")

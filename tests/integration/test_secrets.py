@@ -7,7 +7,8 @@ everything they printed and in every image of the server."""
 import json
 import stat
 
-from cloud_fixtures import openrc_vars, read_state, run_hook
+from cloud_fixtures import openrc_vars, read_state
+from runners import run_hook
 
 
 
@@ -17,7 +18,7 @@ def hook_output(tool, tmp_path):
     settings.write_text(tool.settings.read_text().replace("[log]", f"[cloud]\ncredentials = "
                                                           f"{tool.credentials}\n[log]")
                         + "[apt]\nmin_interval = 0\nwait = 60\n")
-    result = run_hook(settings, tool.root)
+    result = run_hook(root=tool.root, settings=settings)
     assert result.returncode == 0, result.stderr
     return result.stdout + result.stderr
 

@@ -27,19 +27,19 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [os.path.join(REPO, "tests", "integration"), os.path.join(REPO, "bench")]
+sys.path[:0] = [os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "integration"),
+                os.path.join(REPO, "bench")]
 
+import runners                                      # noqa: E402
 import vm_site                                      # noqa: E402
 from faultproxy import FaultProxy                    # noqa: E402
 from support.cloudbench import (BenchProject, wait_idle, read_state,    # noqa: E402
                                 read_state_env)
 
-PYTHON = "/usr/bin/python3"
 FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SLEEP_SHIM = os.path.join(HERE, "monotonic_sleep.c")
 PEAK_RSS = os.path.join(HERE, "peak_rss.c")
 CONTROL = os.path.join(REPO, "debian", "control")
-HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
 ACTION = r"^/compute/v2\.1/servers/[0-9a-f-]+/action$"
 SERVER_GET = r"^/compute/v2\.1/servers/[0-9a-f-]+$"
 IMAGE_GET = r"^/image/v2/images/[0-9a-f-]+$"
@@ -231,19 +231,15 @@ class Machine:
 
     # -- running the program -----------------------------------------------------------------
     def env(self, moment):
-        return {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "TZ": "UTC",
-                "NOVA_SNAPSHOT_HOOK_CONFIG": self.path("settings"),
-                "NOVA_SNAPSHOT_HOOK_ROOT": self.directory,
-                "LD_PRELOAD": self.preload, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-                "FAKETIME": "@" + moment.strftime("%Y-%m-%d %H:%M:%S")}
+        return runners.environment(self.directory, self.path("settings"), {
+            "LC_ALL": "C.UTF-8", "TZ": "UTC", "LD_PRELOAD": self.preload,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "FAKETIME": "@" + moment.strftime("%Y-%m-%d %H:%M:%S")})
 
     def program(self, *args):
         """The program as /usr/sbin/nova-snapshot-hook runs it on a VM: with the modules of its
         dependencies only (vm_site.py says why), not this host's dist-packages."""
-        return [PYTHON, "-I", "-S", "-c", "import site, sys; site.addsitedir(sys.argv.pop(1)); "
-                "sys.path.insert(0, sys.argv.pop(1)); "
-                "from nova_snapshot_hook.main import main; raise SystemExit(main())",
-                self.site, REPO, *args]
+        return runners.cli_command(*args, site=self.site)
 
     def scheduled(self, moment, fault=None):
         return self._run(self.program("scheduled", "--no-delay"), moment, fault,
@@ -255,7 +251,7 @@ class Machine:
         by that process), then apt-post-invoke as DPkg::Post-Invoke runs it."""
         line = shlex.join(self.program("apt-hook")) + " || test $? -ne 99"
         apt = ["sh", "-c", f"sh -c {shlex.quote(line)}; exit $?"]
-        outcome = self._run(apt, moment, fault, stream=HOOK_STREAM)
+        outcome = self._run(apt, moment, fault, stream=runners.HOOK_STREAM)
         after = moment + datetime.timedelta(seconds=max(1, round(outcome.seconds)))
         post = self._run(self.program("apt-post-invoke"), after, None)
         outcome.output += post.output
@@ -263,9 +259,8 @@ class Machine:
 
     def _run(self, command, moment, fault, stream=None, measure=False):
         """The command on the simulated clock; `stream`: a file apt's hook reads on the fd
-        named by APT_HOOK_INFO_FD; `measure`: its peak RSS, through peak_rss.c. Each pipe end
-        is closed once, here: the two servers' threads share the process's fd numbers, and a
-        second close could hit the other's new fd."""
+        named by APT_HOOK_INFO_FD (runners.start); `measure`: its peak RSS, through
+        peak_rss.c."""
         self.proxy.clear()
         rule = self._inject(fault)
         output = tempfile.TemporaryFile(dir=self.path("output"))
@@ -275,24 +270,8 @@ class Machine:
             os.close(descriptor)
             command = [self.peak_rss, report, *command]
         started = time.monotonic()
-        env = self.env(moment)
-        read_end, write_end = os.pipe() if stream else (None, None)
-        if stream:
-            env["APT_HOOK_INFO_FD"] = str(read_end)
-        try:
-            process = subprocess.Popen(command, cwd="/", env=env, stdin=subprocess.DEVNULL,
-                                       stdout=output, stderr=output,
-                                       pass_fds=(read_end,) if stream else ())
-        except BaseException:
-            if stream:
-                os.close(write_end)
-            raise
-        finally:
-            if stream:
-                os.close(read_end)
-        if stream:
-            with os.fdopen(write_end, "wb") as pipe, open(stream, "rb") as source:
-                pipe.write(source.read())
+        process = runners.start(command, self.env(moment), stream, cwd="/",
+                                stdin=subprocess.DEVNULL, stdout=output, stderr=output)
         killed = fault == "kill" and self._kill_when_hit(process, rule)
         process.wait()
         maxrss_kb = None
@@ -327,7 +306,7 @@ class Machine:
         while time.monotonic() < end and process.poll() is None:
             if rule.hits:
                 for pid in [process.pid, *descendants(process.pid)]:
-                    if command_line(pid).startswith(PYTHON + "\0"):     # not apt's shells
+                    if command_line(pid).startswith(runners.PYTHON + "\0"):   # not apt's shells
                         os.kill(pid, 9)
                         return True
             time.sleep(0.02)

@@ -9,35 +9,39 @@ import sys
 import pytest
 
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
+from nova_snapshot_hook.errors import CaptureTimeout
 
 from fake_clock import FakeClock as Clock
+from fake_cloud import FakeCloud
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = "11111111-2222-3333-4444-555555555555"
 
 
-class CaptureAt:
-    """A cloud whose new image is `queued` until `at` seconds after the request, then `saving`;
-    it records when Glance and Nova were asked."""
+class CaptureAt(FakeCloud):
+    """The new image is `queued` until `at` seconds after the request, then `saving` (by time,
+    not by reads)."""
 
     def __init__(self, clock, at):
-        self.clock, self.at = clock, at
-        self.asked_at, self.image_looks, self.server_looks = None, [], []
-
-    def get_server(self, server_id):
-        if self.asked_at is not None:
-            self.server_looks.append(self.clock() - self.asked_at)
-        state = "image_pending_upload" if self.asked_at is not None else None
-        return {"id": server_id, "OS-EXT-STS:task_state": state}
-
-    def server_action(self, server_id, action, body):
-        self.asked_at = self.clock()
-        return {"image_id": "new"}, "req-1"
+        super().__init__(clock)
+        self.at = at
+        self.capture = ["queued"]
+        self.add_server(id=SERVER)
 
     def get_image(self, image_id):
-        since = self.clock() - self.asked_at
-        self.image_looks.append(since)
-        return {"id": image_id, "status": "saving" if since >= self.at else "queued"}
+        if self.clock() - self.asked_at >= self.at:
+            self.images[image_id]["status"] = "saving"
+        return super().get_image(image_id)
+
+    @property
+    def asked_at(self):
+        return self.times[self.calls.index(("execute", "createBackup"))]
+
+    def since_request(self, method):
+        """When `method` was called after the request, in seconds since it."""
+        start = self.calls.index(("execute", "createBackup"))
+        return [at - self.asked_at for (name, _), at in
+                zip(self.calls[start:], self.times[start:]) if name == method]
 
 
 def capture(at, timeout=600, **request):
@@ -51,7 +55,7 @@ def capture(at, timeout=600, **request):
 
 def test_first_look_is_a_tenth_of_a_second_after_the_request():
     cloud, _ = capture(at=5)
-    assert cloud.image_looks[0] == pytest.approx(0.1)
+    assert cloud.since_request("get_image")[0] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("at", [0.05, 0.3, 0.45])
@@ -70,16 +74,18 @@ def test_a_long_capture_costs_about_one_look_a_second_and_nova_at_most_once_a_se
     cloud, seen = capture(at=60)
     # quicker looks in the first ten seconds (a tenth of the time since the request), then one a
     # second: about 35 looks for the first ten seconds, one a second after
-    assert len(cloud.image_looks) <= seen + 30
-    gaps = [b - a for a, b in zip(cloud.server_looks, cloud.server_looks[1:])]
+    assert len(cloud.since_request("get_image")) <= seen + 30
+    server_looks = cloud.since_request("get_server")
+    gaps = [b - a for a, b in zip(server_looks, server_looks[1:])]
     assert min(gaps) >= 1.0 - 1e-9
-    assert len(cloud.server_looks) <= seen + 1
+    assert len(server_looks) <= seen + 1
 
 
 def test_a_slower_pace_can_be_asked_for_fleet_mode():
     cloud, _ = capture(at=5, capture_step=1.0)
-    gaps = [b - a for a, b in zip(cloud.image_looks, cloud.image_looks[1:])]
-    assert cloud.image_looks[0] == pytest.approx(1.0) and min(gaps) == pytest.approx(1.0)
+    image_looks = cloud.since_request("get_image")
+    gaps = [b - a for a, b in zip(image_looks, image_looks[1:])]
+    assert image_looks[0] == pytest.approx(1.0) and min(gaps) == pytest.approx(1.0)
 
 
 def test_the_wait_never_goes_past_the_deadline():
@@ -87,8 +93,7 @@ def test_the_wait_never_goes_past_the_deadline():
     cloud = CaptureAt(clock, at=10 ** 6)
     snap = Snapshotter(cloud, SERVER, SnapshotRequest(), 7.0, "web01", clock=clock,
                        sleep=clock.sleep)
-    snap.cloud.set_image_properties = lambda *args: None
-    with pytest.raises(Exception, match="not captured before the deadline"):
+    with pytest.raises(CaptureTimeout, match="not captured before the deadline"):
         snap.run()
     assert clock.now == pytest.approx(7.0)
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from nova_snapshot_hook import cli
+from runners import call_cli
 from test_access_rules import fake
 
 __all__ = ["fake"]  # the fake cloud fixture: pytest finds it here by name (pyflakes: used)
@@ -155,8 +155,7 @@ def test_a_credentials_conffile_others_can_write_fails_the_check(fake, capsys, t
     conffile = tmp_path / "credentials"
     conffile.write_text("export OS_AUTH_URL=https://keystone.example/identity/v3\n")
     os.chmod(conffile, 0o666)
-    assert cli.main(["-c", str(tmp_path / "nsh.conf"), "--credentials", str(conffile),
-                     "check"]) == 1
+    assert call_cli("-c", tmp_path / "nsh.conf", "--credentials", conffile, "check").returncode == 1
     failed, = starting(lines(capsys), "FAIL: credentials: ")
     assert f"{conffile} has mode 0666" in failed and f"chmod 600 {conffile}" in failed
 

@@ -1,7 +1,7 @@
 """Deleting a backup safely (issue 22, items 3, 4 and 8): a planted block_device_mapping entry
 never deletes a volume or someone else's snapshot; an image pinned, restored from or changed
 since the listing is left whole; a page link off the catalog endpoint is never followed with
-the token. Rotation, fleet and prune against an in-memory cloud; the HTTP calls of cloud.Cloud
+the token. Rotation, fleet and prune against FakeCloud; the HTTP calls of cloud.Cloud
 against a fake transport (no network)."""
 
 import contextlib
@@ -11,17 +11,17 @@ import posixpath
 import types
 
 import pytest
-import requests
-from keystoneauth1 import plugin, session as ksa_session
 
 from nova_snapshot_hook.backup import delete
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
 from nova_snapshot_hook.cloud import client
 from nova_snapshot_hook.commands import fleet as fleet_command, prune
-from nova_snapshot_hook.errors import CloudError, IdentityError
+from nova_snapshot_hook.errors import CloudError
 from nova_snapshot_hook.rules import naming, pinning, volumes
 
 from fake_clock import FakeClock
+from fake_cloud import ATTACHED, FakeCloud
+from fake_transport import CINDER, GLANCE, cloud_over
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 ROOT, DATA = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"
@@ -46,97 +46,16 @@ def backup_image(image_id, created, snapshot_ids, series="daily", **extra):
     return image
 
 
-class Cloud:
-    """Glance, Cinder and Nova in memory, as far as a backup and its deletion go. A snapshot id
-    reaches a URL path as the real client builds it, dot segments collapsed as urllib3 does."""
-
-    def __init__(self, images=(), snapshots=(), attached=(ROOT, DATA)):
-        self.images = {image["id"]: copy.deepcopy(image) for image in images}
-        self.snapshots = {s["id"]: dict(s) for s in snapshots}
-        self.volumes_alive = {ROOT, DATA, VICTIM, ELSEWHERE}
-        self.attached = list(attached)
-        self.deleted_snapshots, self.deleted_volumes, self.deleted_images = [], [], []
-        self.asked = []                 # every snapshot id asked to be deleted
-        self.after_listing = None       # what happens between our listing and our deletes
-        self.made = 0
-
-    # Nova
-    def get_server(self, server_id):
-        server = {"id": server_id, "image": "", "OS-EXT-STS:task_state": None,
-                  "os-extended-volumes:volumes_attached": [{"id": v} for v in self.attached]}
-        return server
-
-    def server_action(self, server_id, action, body):
-        self.made += 1
-        image_id, new_snapshots = uid(900 + self.made), []
-        for n, volume in enumerate(self.attached):
-            sid = uid(800 + 10 * self.made + n)
-            self.snapshots[sid] = {"id": sid, "status": "available", "volume_id": volume,
-                                   "metadata": {}}
-            new_snapshots.append(sid)
-        image = backup_image(image_id, f"2026-12-0{self.made}T00:00:00Z", new_snapshots,
-                             series=body["metadata"][naming.SERIES_PROPERTY])
-        image.update(body["metadata"], name=body["name"])
-        self.images[image_id] = image
-        return {"image_id": image_id}, "req-1"
-
-    def action_failed(self, server_id, request_id):
-        return False
-
-    # Glance
-    def get_image(self, image_id):
-        return copy.deepcopy(self.images.get(image_id))
-
-    def list_images(self, **filters):
-        wanted = filters.pop("id", "in:")[3:].split(",")
-        found = [copy.deepcopy(image) for image in self.images.values()
-                 if all(image.get(k) == v for k, v in filters.items())
-                 and (wanted == [""] or image["id"] in wanted)]
-        if filters and self.after_listing:
-            self.after_listing(self)
-            self.after_listing = None
-        return found
-
-    def set_image_properties(self, image_id, properties):
-        if image_id not in self.images:
-            raise CloudError(f"updating image {image_id}: HTTP 404")
-        self.images[image_id].update(properties)
-
-    def remove_image_properties(self, image_id, keys):
-        for key in keys:
-            self.images[image_id].pop(key, None)
-
-    def delete_image(self, image_id):
-        if self.images.get(image_id, {}).get("protected"):
-            raise CloudError(f"deleting image {image_id}: HTTP 403 image is protected")
-        self.images.pop(image_id, None)
-        self.deleted_images.append(image_id)
-
-    # Cinder
-    def volume_snapshots(self):
-        return [dict(s) for s in self.snapshots.values()]
+class CollapsingCloud(FakeCloud):
+    """Cinder as a snapshot id unchecked in the URL path would reach it: urllib3 collapses dot
+    segments, so `../volumes/ID` deletes volume ID. Records the id as asked."""
 
     def delete_volume_snapshot(self, snapshot_id):
-        self.asked.append(snapshot_id)
+        self._enter("delete_volume_snapshot", snapshot_id)
         path = posixpath.normpath(f"/v3/project/snapshots/{snapshot_id}")
         kind, _, target = path[len("/v3/project/"):].partition("/")
-        if kind == "volumes":
-            self.volumes_alive.discard(target)
-            self.deleted_volumes.append(target)
-        elif self.snapshots.pop(target, None) is not None:
-            self.deleted_snapshots.append(target)
-
-    def mark_volume_snapshot(self, snapshot_id, metadata):
-        self.snapshots[snapshot_id].setdefault("metadata", {}).update(metadata)
-
-    def volumes(self, volume_ids):
-        return [{"id": v, "size": 1} for v in volume_ids]
-
-    def volume_limits(self):
-        return {"maxTotalSnapshots": -1, "totalSnapshotsUsed": 0}
-
-    def has_volume_service(self):
-        return True
+        (self.volumes_by_id if kind == "volumes" else self.snapshots).pop(target, None)
+        self._leave("delete_volume_snapshot")
 
 
 def snap(sid, volume, image_id=None):
@@ -148,15 +67,30 @@ OLD, OLD_ROOT, OLD_DATA = uid(1), uid(11), uid(12)
 KEPT, KEPT_ROOT, KEPT_DATA = uid(2), uid(21), uid(22)
 FOREIGN = uid(31)                      # a snapshot of ELSEWHERE, nothing of ours
 PLANTED = f"../volumes/{VICTIM}"
+VOLUMES = {ROOT, DATA, VICTIM, ELSEWHERE}
 
 
 def planted_cloud(extra_entries=(PLANTED, FOREIGN)):
-    """Two backups of a series keeping 2; the older one's mapping carries planted entries."""
-    old = backup_image(OLD, "2026-11-01T00:00:00Z", [OLD_ROOT, OLD_DATA, *extra_entries])
-    kept = backup_image(KEPT, "2026-11-02T00:00:00Z", [KEPT_ROOT, KEPT_DATA])
-    return Cloud(images=[old, kept], snapshots=[
-        snap(OLD_ROOT, ROOT, OLD), snap(OLD_DATA, DATA, OLD), snap(KEPT_ROOT, ROOT, KEPT),
-        snap(KEPT_DATA, DATA, KEPT), snap(FOREIGN, ELSEWHERE)])
+    """SERVER boots from ROOT with DATA attached; two backups of a series keeping 2, the older
+    one's mapping carrying planted entries."""
+    cloud = CollapsingCloud()
+    for volume_id in VOLUMES:
+        cloud.volumes_by_id[volume_id] = {"id": volume_id, "size": 1, "status": "in-use",
+                                          "bootable": str(volume_id == ROOT).lower()}
+    cloud.add_server(id=SERVER, image="", **{ATTACHED: [{"id": ROOT}, {"id": DATA}]})
+    cloud.add_image(**backup_image(OLD, "2026-11-01T00:00:00Z",
+                                   [OLD_ROOT, OLD_DATA, *extra_entries]))
+    cloud.add_image(**backup_image(KEPT, "2026-11-02T00:00:00Z", [KEPT_ROOT, KEPT_DATA]))
+    for snapshot in (snap(OLD_ROOT, ROOT, OLD), snap(OLD_DATA, DATA, OLD),
+                     snap(KEPT_ROOT, ROOT, KEPT), snap(KEPT_DATA, DATA, KEPT),
+                     snap(FOREIGN, ELSEWHERE)):
+        cloud.snapshots[snapshot["id"]] = snapshot
+    return cloud
+
+
+def asked(cloud):
+    """Every snapshot id Cinder was asked to delete, sorted."""
+    return sorted(cloud.called("delete_volume_snapshot"))
 
 
 def rotate(cloud, series="daily", rotation=2):
@@ -171,10 +105,10 @@ def test_rotation_deletes_neither_a_planted_volume_path_nor_someone_elses_snapsh
     cloud = planted_cloud()
     result = rotate(cloud)
     assert result.rotated == [OLD]
-    assert cloud.deleted_volumes == [] and VICTIM in cloud.volumes_alive
-    assert FOREIGN in cloud.snapshots and sorted(cloud.asked) == sorted([OLD_ROOT, OLD_DATA])
-    assert sorted(cloud.deleted_snapshots) == sorted([OLD_ROOT, OLD_DATA])   # the real ones go
-    assert OLD in cloud.deleted_images and KEPT in cloud.images
+    assert set(cloud.volumes_by_id) == VOLUMES
+    assert FOREIGN in cloud.snapshots and asked(cloud) == sorted([OLD_ROOT, OLD_DATA])
+    assert OLD_ROOT not in cloud.snapshots and OLD_DATA not in cloud.snapshots  # the real ones go
+    assert cloud.called("delete_image") == [OLD] and KEPT in cloud.images
     planted = [w for w in warnings if PLANTED in w]
     foreign = [w for w in warnings if FOREIGN in w]
     assert len(planted) == 1 and OLD in planted[0] and "not a snapshot id" in planted[0]
@@ -193,9 +127,10 @@ def test_a_snapshot_of_our_own_volume_marked_for_another_backup_is_not_deleted(w
 def test_prune_deletes_neither_the_planted_volume_nor_the_foreign_snapshot(capsys, warnings):
     cloud = planted_cloud()
     run_prune(cloud, keep=1)
-    assert cloud.deleted_volumes == [] and FOREIGN in cloud.snapshots
-    assert sorted(cloud.deleted_snapshots) == sorted([OLD_ROOT, OLD_DATA])
-    assert cloud.deleted_images == [OLD]
+    assert set(cloud.volumes_by_id) == VOLUMES and FOREIGN in cloud.snapshots
+    assert asked(cloud) == sorted([OLD_ROOT, OLD_DATA])
+    assert OLD_ROOT not in cloud.snapshots and OLD_DATA not in cloud.snapshots
+    assert cloud.called("delete_image") == [OLD] and OLD not in cloud.images
 
 
 def test_fleet_deletes_neither_the_planted_volume_nor_the_foreign_snapshot(warnings):
@@ -207,25 +142,26 @@ def test_fleet_deletes_neither_the_planted_volume_nor_the_foreign_snapshot(warni
                                        {"id": SERVER, "name": "web01"}, request, 30,
                                        fleet_command.ThreadLabel())
     assert not outcome.failed, outcome.error
-    assert cloud.deleted_volumes == [] and FOREIGN in cloud.snapshots
-    assert OLD in cloud.deleted_images and OLD_ROOT not in cloud.snapshots
+    assert set(cloud.volumes_by_id) == VOLUMES and FOREIGN in cloud.snapshots
+    assert OLD not in cloud.images and OLD_ROOT not in cloud.snapshots
+    assert asked(cloud) == sorted([OLD_ROOT, OLD_DATA])
 
 
 def test_a_snapshot_of_a_volume_detached_since_goes_with_its_backup_by_our_marks():
     # a data volume detached after the older backup: its snapshot is still part of that backup
     cloud = planted_cloud(extra_entries=())
-    cloud.attached = [ROOT]
+    cloud.servers[SERVER][ATTACHED] = [{"id": ROOT}]
     rotate(cloud)
-    assert OLD in cloud.deleted_images and OLD_DATA in cloud.deleted_snapshots
-    assert cloud.deleted_volumes == [] and FOREIGN in cloud.snapshots
+    assert OLD not in cloud.images and OLD_DATA not in cloud.snapshots
+    assert set(cloud.volumes_by_id) == VOLUMES and FOREIGN in cloud.snapshots
 
 
 def test_an_unmarked_snapshot_of_a_volume_detached_since_is_left_with_a_warning(warnings):
     cloud = planted_cloud(extra_entries=())
-    cloud.attached = [ROOT]
+    cloud.servers[SERVER][ATTACHED] = [{"id": ROOT}]
     cloud.snapshots[OLD_DATA]["metadata"] = {}         # its marks never made it
     rotate(cloud)
-    assert OLD_DATA in cloud.snapshots and OLD_ROOT in cloud.deleted_snapshots
+    assert OLD_DATA in cloud.snapshots and OLD_ROOT not in cloud.snapshots
     assert any(OLD_DATA in w and "does not carry our marks" in w for w in warnings)
 
 
@@ -234,7 +170,7 @@ def test_an_orphan_of_the_servers_own_volume_is_still_swept():
     lost = uid(41)
     cloud.snapshots[lost] = snap(lost, ROOT, uid(98))      # its image was deleted alone
     rotate(cloud)
-    assert lost not in cloud.snapshots
+    assert lost not in cloud.snapshots and lost in cloud.called("delete_volume_snapshot")
 
 
 @pytest.mark.parametrize("value", [
@@ -248,7 +184,7 @@ def test_only_a_canonical_uuid_is_a_snapshot_id(value):
     assert not naming.is_uuid(value)
 
 
-# -- item 4: the image changed since the listing -------------------------------------------------
+# -- item 4: the image changed since the listing: FakeCloud.between["list_images"] --------------
 def pin(cloud):
     image = cloud.images[OLD]
     image.update({op["path"][1:]: op["value"] for op in pinning.pin_patch(image)})
@@ -272,7 +208,7 @@ CHANGES = [pin, restore_protects, becomes_someone_elses, deactivated]
 @pytest.mark.parametrize("change", CHANGES)
 def test_rotation_leaves_an_image_changed_since_its_listing_whole(change, warnings):
     cloud = planted_cloud(extra_entries=())
-    cloud.after_listing = change
+    cloud.between["list_images"] = change
     result = rotate(cloud)
     assert result.rotated == []
     assert OLD in cloud.images and OLD_ROOT in cloud.snapshots and OLD_DATA in cloud.snapshots
@@ -283,7 +219,7 @@ def test_rotation_leaves_an_image_changed_since_its_listing_whole(change, warnin
 @pytest.mark.parametrize("change", CHANGES)
 def test_prune_leaves_an_image_changed_since_its_listing_whole(change, capsys, warnings):
     cloud = planted_cloud(extra_entries=())
-    cloud.after_listing = change
+    cloud.between["list_images"] = change
     run_prune(cloud, keep=1)
     assert OLD in cloud.images and OLD_ROOT in cloud.snapshots and OLD_DATA in cloud.snapshots
     assert len(warnings) == 1 and OLD in warnings[0]
@@ -291,9 +227,9 @@ def test_prune_leaves_an_image_changed_since_its_listing_whole(change, capsys, w
 
 def test_an_image_gone_since_the_listing_is_one_info_line_and_nothing_else(capsys, warnings):
     cloud = planted_cloud(extra_entries=())
-    cloud.after_listing = lambda cloud: cloud.images.pop(OLD)
+    cloud.between["list_images"] = lambda cloud: cloud.images.pop(OLD)
     run_prune(cloud, keep=1)
-    assert warnings == [] and cloud.deleted_images == [] and OLD_ROOT in cloud.snapshots
+    assert warnings == [] and cloud.called("delete_image") == [] and OLD_ROOT in cloud.snapshots
 
 
 def test_an_entry_planted_after_the_listing_is_held_to_the_same_rules(warnings):
@@ -303,20 +239,18 @@ def test_an_entry_planted_after_the_listing_is_held_to_the_same_rules(warnings):
         image = cloud.images[OLD]
         image["block_device_mapping"] = image["block_device_mapping"].replace(
             OLD_DATA, FOREIGN)
-    cloud.after_listing = plant
+    cloud.between["list_images"] = plant
     rotate(cloud)
-    assert FOREIGN in cloud.snapshots
+    assert FOREIGN in cloud.snapshots and FOREIGN not in asked(cloud)
 
 
 def test_prune_of_a_server_that_is_gone_deletes_only_what_our_marks_name(capsys, warnings):
     cloud = planted_cloud()
-
-    def gone(server_id):
-        raise IdentityError(f"server {server_id} does not exist")
-    cloud.get_server = gone
+    del cloud.servers[SERVER]
     run_prune(cloud, keep=1)
-    assert cloud.deleted_images == [OLD] and cloud.deleted_volumes == []
-    assert sorted(cloud.deleted_snapshots) == sorted([OLD_ROOT, OLD_DATA])
+    assert cloud.called("delete_image") == [OLD] and set(cloud.volumes_by_id) == VOLUMES
+    assert asked(cloud) == sorted([OLD_ROOT, OLD_DATA])
+    assert OLD_ROOT not in cloud.snapshots and OLD_DATA not in cloud.snapshots
     assert FOREIGN in cloud.snapshots
     assert any("cannot read the volumes" in w for w in warnings)
 
@@ -355,53 +289,6 @@ def run_prune(cloud, keep):
 
 
 # -- item 8 and the URL guard: cloud.Cloud over a fake transport -----------------------------------
-GLANCE = "http://127.0.0.1:9292/image"
-CINDER = "http://127.0.0.1:8776/volume/v3/project"
-
-
-class Catalog(plugin.BaseAuthPlugin):
-    def get_token(self, session, **kwargs):
-        return "the-token"
-
-    def get_endpoint(self, session, service_type=None, **kwargs):
-        return {"image": GLANCE, "block-storage": CINDER, "volumev3": CINDER}.get(service_type)
-
-
-class Transport(requests.adapters.BaseAdapter):
-    """Answers from `pages` {url without query: [bodies, one per request]}; records every
-    request with whether it carried the token."""
-
-    def __init__(self, pages):
-        super().__init__()
-        self.pages, self.sent = pages, []
-
-    def send(self, request, **kwargs):
-        url = request.url.partition("?")[0]
-        self.sent.append((request.method, request.url, "X-Auth-Token" in request.headers))
-        bodies = self.pages.get(url) or [None]
-        body = bodies.pop(0) if len(bodies) > 1 else bodies[0]
-        response = requests.Response()
-        response.status_code = 404 if body is None and request.method == "GET" else (
-            202 if body is None else 200)
-        response.url, response.request = request.url, request
-        response.headers["Content-Type"] = "application/json"
-        response._content = json.dumps(body if body is not None else {}).encode()
-        return response
-
-    def close(self):
-        pass
-
-
-def cloud_over(pages):
-    transport = Transport(pages)
-    sess = ksa_session.Session(auth=Catalog())
-    sess.session.mount("http://", transport)
-    sess.session.mount("https://", transport)
-    credentials = types.SimpleNamespace(region_name="", interface="public", source="test",
-                                        auth_url="http://127.0.0.1:5000/v3", auth_type="password")
-    return client.Cloud(credentials, sess), transport
-
-
 def snapshot_page(n, next_href=None):
     page = {"snapshots": [snap(uid(n), ROOT)]}
     if next_href:

@@ -1,7 +1,8 @@
-"""The fleet command's edge (fleet_command.py) against stand-ins for cloud.Cloud: Nova's pages
-(read by Cloud.list_servers), one server's outcome, log lines labelled with the server,
+"""The fleet command's edge (fleet_command.py): Nova's pages (read by a real Cloud.list_servers),
+and against FakeCloud: the selection, one server's outcome; log lines labelled with the server,
 arguments."""
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -12,8 +13,10 @@ import pytest
 from nova_snapshot_hook.rules import fleet_plan as fleet
 from nova_snapshot_hook.cloud import client
 from nova_snapshot_hook.commands import fleet as fleet_command
-from nova_snapshot_hook.errors import ActionRefused, CloudError, IdentityError
+from nova_snapshot_hook.errors import CloudError
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest
+
+from fake_cloud import FakeCloud
 
 
 class Pages:
@@ -46,17 +49,6 @@ def paged_cloud(servers):
     return cloud
 
 
-class FakeCloud:
-    """cloud.Cloud's listing: what Nova returns, whatever the filters (recorded)."""
-
-    def __init__(self, servers=()):
-        self.servers, self.filters = list(servers), []
-
-    def list_servers(self, **filters):
-        self.filters.append(filters)
-        return list(self.servers)
-
-
 def test_listing_follows_novas_pages_on_our_own_endpoint():
     servers = [{"id": f"s{n}", "name": f"n{n}", "tags": ["t"]} for n in range(5)]
     cloud = paged_cloud(servers)
@@ -68,67 +60,62 @@ def test_listing_follows_novas_pages_on_our_own_endpoint():
 
 
 def test_the_selection_lists_with_novas_own_filters_and_selects_the_rest_here():
-    cloud = FakeCloud([{"id": "b", "name": "web", "tags": ["t"], "metadata": {"role": "web"}},
-                       {"id": "a", "name": "db", "tags": ["t"], "metadata": {"role": "db"}}])
+    cloud = FakeCloud()
+    web = cloud.add_server(name="web", tags=["t"], metadata={"role": "web"})
+    cloud.add_server(name="db", tags=["t"], metadata={"role": "db"})
     selection = fleet.Selection(tags=["t"], metadata=[("role", "web")])
-    assert [s["id"] for s in fleet_command.selected_servers(cloud, selection)] == ["b"]
-    assert cloud.filters == [{"tags": "t"}]
+    assert [s["id"] for s in fleet_command.selected_servers(cloud, selection)] == [web]
+    assert cloud.called("list_servers") == [{"tags": "t"}]
 
 
 def test_an_empty_selection_is_an_error_that_says_what_was_asked():
+    cloud = FakeCloud()
+    cloud.add_server(tags=[])
     with pytest.raises(Exception, match="no server matches: servers with tag gone"):
-        fleet_command.selected_servers(FakeCloud([{"id": "a", "tags": []}]),
-                                       fleet.Selection(tags=["gone"]))
-
-
-class OneServerCloud:
-    """Enough of cloud.Cloud for one Snapshotter run; `refuse` or `raise_` change the answer."""
-
-    def __init__(self, refuse=None, raise_=None):
-        self.refuse, self.raise_ = refuse, raise_
-
-    def get_server(self, server_id):
-        if self.raise_:
-            raise self.raise_
-        return {"id": server_id, "OS-EXT-STS:task_state": None}
-
-    def server_action(self, server_id, action, body):
-        self.body = body
-        if self.refuse:
-            raise ActionRefused(f"{action} of server {server_id}: HTTP 409 {self.refuse}",
-                                status=409, detail=self.refuse)
-        return {"image_id": "img-1"}, "req-1"
-
-    def get_image(self, image_id):
-        return {"id": image_id, "status": "active"}
+        fleet_command.selected_servers(cloud, fleet.Selection(tags=["gone"]))
 
 
 REQUEST = SnapshotRequest(series="daily", rotation=3, trigger="fleet", capture_step=0.01,
                           poll_interval=0.01)
-SERVER = {"id": "id-web1", "name": "web1.example.org"}
+SERVER_ID = "0e5c8a3e-51b4-4c1e-9d55-3f6f8f0b7a21"
+SERVER = {"id": SERVER_ID, "name": "web1.example.org"}
+
+
+def one_server_cloud():
+    cloud = FakeCloud()
+    cloud.add_server(id=SERVER_ID, name=SERVER["name"])
+    return cloud
 
 
 def test_one_server_is_backed_up_under_its_own_name_series_and_rotation():
-    cloud = OneServerCloud()
-    outcome = fleet_command.backup_one(cloud, SERVER, REQUEST, 5, fleet_command.ThreadLabel())
-    assert not outcome.failed and outcome.state == "active" and outcome.image_id == "img-1"
+    cloud = one_server_cloud()
+    older = [cloud.add_image(instance_uuid=SERVER_ID, image_type="backup", backup_type=series)
+             for series in ("daily", "daily", "daily", "weekly")]
+    request = dataclasses.replace(REQUEST, wait="active")    # Nova rotates once it is active
+    outcome = fleet_command.backup_one(cloud, SERVER, request, 5, fleet_command.ThreadLabel())
+    assert not outcome.failed and outcome.state == "active"
     assert outcome.image_name.startswith("web1-daily-")
-    assert cloud.body["backup_type"] == "daily" and cloud.body["rotation"] == 3
-    assert cloud.body["metadata"]["nsh_trigger"] == "fleet"
-    assert cloud.body["metadata"]["nsh_host"] == "web1"
+    image = cloud.images[outcome.image_id]
+    assert image["name"] == outcome.image_name and image["backup_type"] == "daily"
+    assert image["nsh_trigger"] == "fleet" and image["nsh_host"] == "web1"
+    # rotation 3: Nova deleted the oldest daily backup only; the weekly one is another series
+    assert set(cloud.images) == {*older[1:], outcome.image_id}
 
 
-@pytest.mark.parametrize("cloud, message", [
-    (OneServerCloud(refuse="Cannot 'createBackup' instance id-web1 while it is in vm_state "
-                           "rescued"), "HTTP 409 Cannot 'createBackup' instance id-web1 while "
-                                       "it is in vm_state rescued"),
-    (OneServerCloud(raise_=IdentityError("server id-web1 does not exist", fix="set [server] id")),
-     "the server no longer exists (deleted during the run?)"),
-    (OneServerCloud(raise_=CloudError("reading server id-web1: HTTP 500 boom", fix="retry")),
-     "reading server id-web1: HTTP 500 boom (retry)"),
-    (OneServerCloud(raise_=KeyError("image_id")), "internal error: KeyError: 'image_id'"),
+@pytest.mark.parametrize("trouble, message", [
+    (lambda cloud: cloud.refusals.append(
+        (409, f"Cannot 'createBackup' instance {SERVER_ID} while it is in vm_state rescued")),
+     f"HTTP 409 Cannot 'createBackup' instance {SERVER_ID} while it is in vm_state rescued"),
+    (lambda cloud: cloud.servers.clear(), "the server no longer exists (deleted during the run?)"),
+    (lambda cloud: cloud.faults.update(get_server=[
+        CloudError(f"reading server {SERVER_ID}: HTTP 500 boom", fix="retry")]),
+     f"reading server {SERVER_ID}: HTTP 500 boom (retry)"),
+    (lambda cloud: cloud.faults.update(get_server=[KeyError("image_id")]),
+     "internal error: KeyError: 'image_id'"),
 ])
-def test_a_failure_is_this_servers_outcome_and_never_escapes(cloud, message):
+def test_a_failure_is_this_servers_outcome_and_never_escapes(trouble, message):
+    cloud = one_server_cloud()
+    trouble(cloud)
     outcome = fleet_command.backup_one(cloud, SERVER, REQUEST, 5, fleet_command.ThreadLabel())
     assert outcome.failed and outcome.state == "failed" and message in outcome.error
     assert outcome.server_name == "web1.example.org" and outcome.image_id is None

@@ -1,13 +1,12 @@
-"""The apt hook as apt runs it: a process reading the stream on fd 20, judged by its exit status
-and its one line. No cloud here: the credentials point at a closed loopback port."""
+"""The apt hook as apt runs it: a process reading the stream on its InfoFD, judged by its exit
+status and its one line. No cloud here: the credentials point at a closed loopback port."""
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from host_state import StateRoot
+import runners
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "apt-hook"
@@ -44,21 +43,9 @@ def run_hook(stream, tmp_path, settings="", credentials=None, env=None, probe=Fa
     code = (prelude + "import sys; from nova_snapshot_hook.main import main; status = main(['apt-hook'])\n"
             + ("print('MODULES', sorted(m for m in %r if m in sys.modules))\n" % (HEAVY,) if probe else "")
             + "sys.exit(status)")
-    # apt's InfoFD: the pipe's own number (a fixed fd 20 could be the pipe's other end).
-    read_end, write_end = os.pipe()
-    environment = {"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": str(read_end),
-                   "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf), **hook_state(tmp_path).env,
-                   **(env or {})}
-    try:
-        process = subprocess.Popen(["/usr/bin/python3", "-c", code], cwd=REPO, env=environment,
-                                   pass_fds=(read_end,), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE)
-    finally:
-        os.close(read_end)
-    with os.fdopen(write_end, "wb") as pipe:
-        pipe.write(stream)
-    out, err = process.communicate(timeout=120)
-    return process.returncode, out.decode(), err.decode()
+    result = runners.run_hook(stream, root=hook_state(tmp_path).root, settings=conf, env=env,
+                              command=[runners.PYTHON, "-c", code])
+    return result.returncode, result.stdout, result.stderr
 
 
 def test_empty_action_list_is_settled_by_the_stream_alone_without_heavy_imports(tmp_path):
@@ -158,11 +145,8 @@ def test_a_second_run_within_the_minimum_interval_takes_no_new_backup(tmp_path):
 def test_a_closed_info_fd_warns_and_lets_apt_go_on(tmp_path):
     conf = tmp_path / "nsh.conf"
     conf.write_text("[log]\nsyslog = no\n")
-    result = subprocess.run(["/usr/bin/python3", "-m", "nova_snapshot_hook", "apt-hook"], cwd=REPO,
-                            env={"PATH": "/usr/bin:/bin", "APT_HOOK_INFO_FD": "57",
-                                 "NOVA_SNAPSHOT_HOOK_CONFIG": str(conf),
-                                 **hook_state(tmp_path).env},
-                            capture_output=True, text=True, timeout=60)
+    result = runners.run_hook(None, root=hook_state(tmp_path).root, settings=conf,
+                              env={"APT_HOOK_INFO_FD": "57"}, timeout=60)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("WARNING: nova-snapshot-hook: no backup image")
 

@@ -10,15 +10,7 @@ from nova_snapshot_hook import cli
 from nova_snapshot_hook.rules import inventory
 from nova_snapshot_hook.errors import ConfigError
 from nova_snapshot_hook.commands.status import write_atomically
-
-
-def run_cli(capsys, *argv):
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exit:         # argparse's own refusals
-        status = exit.code
-    out, err = capsys.readouterr()
-    return status, out, err
+from runners import call_cli
 
 
 @pytest.fixture
@@ -30,51 +22,53 @@ def settings_file(tmp_path):
 
 
 def test_restore_needs_rebuild_or_new_but_not_both(capsys, settings_file):
-    status, _, err = run_cli(capsys, "-c", settings_file, "restore", "img")
-    assert status == 2 and "one of the arguments --rebuild --new is required" in err
-    status, _, err = run_cli(capsys, "-c", settings_file, "restore", "img", "--rebuild",
-                             "--new", "x")
-    assert status == 2 and "not allowed with argument" in err
+    result = call_cli("-c", settings_file, "restore", "img", capsys=capsys)
+    assert result.returncode == 2
+    assert "one of the arguments --rebuild --new is required" in result.stderr
+    result = call_cli("-c", settings_file, "restore", "img", "--rebuild", "--new", "x",
+                      capsys=capsys)
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
 
 
 def test_restore_refuses_new_server_options_with_rebuild_before_any_request(capsys,
                                                                               settings_file):
-    status, _, err = run_cli(capsys, "-c", settings_file, "restore", "img", "--rebuild",
-                             "--flavor", "big")
-    assert status == 2 and "go only with --new" in err and err.count("ERROR:") == 1
+    result = call_cli("-c", settings_file, "restore", "img", "--rebuild", "--flavor", "big",
+                      capsys=capsys)
+    assert result.returncode == 2 and "go only with --new" in result.stderr
+    assert result.stderr.count("ERROR:") == 1
 
 
 def test_restore_refuses_network_and_no_network_together(capsys, settings_file):
-    status, _, err = run_cli(capsys, "-c", settings_file, "restore", "img", "--new", "x",
-                             "--network", "n", "--no-network")
-    assert status == 2 and "exclude each other" in err
+    result = call_cli("-c", settings_file, "restore", "img", "--new", "x", "--network", "n",
+                      "--no-network", capsys=capsys)
+    assert result.returncode == 2 and "exclude each other" in result.stderr
 
 
 def test_prune_keep_must_be_one_or_more(capsys, settings_file):
-    status, _, err = run_cli(capsys, "-c", settings_file, "prune", "--keep", "0")
-    assert status == 2 and "must be a whole number of 1 or more" in err
+    result = call_cli("-c", settings_file, "prune", "--keep", "0", capsys=capsys)
+    assert result.returncode == 2 and "must be a whole number of 1 or more" in result.stderr
 
 
 def test_prune_refuses_a_malformed_series_name(capsys, settings_file, tmp_path):
-    status, _, err = run_cli(capsys, "-c", settings_file, "--credentials",
-                             str(tmp_path / "none"), "prune", "--series", "Daily!")
-    assert status == 2 and "bad --series 'Daily!'" in err
+    result = call_cli("-c", settings_file, "--credentials", str(tmp_path / "none"), "prune",
+                      "--series", "Daily!", capsys=capsys)
+    assert result.returncode == 2 and "bad --series 'Daily!'" in result.stderr
 
 
 def test_status_at_takes_a_utc_time_and_refuses_anything_else(capsys, settings_file):
     args = cli.build_parser().parse_args(["status", "--at", "2026-11-28T12:00"])
     assert args.at == inventory.parse_time("2026-11-28T12:00:00Z")
-    status, _, err = run_cli(capsys, "-c", settings_file, "status", "--at", "tomorrow")
-    assert status == 2 and "not a UTC time" in err
+    result = call_cli("-c", settings_file, "status", "--at", "tomorrow", capsys=capsys)
+    assert result.returncode == 2 and "not a UTC time" in result.stderr
 
 
 def test_status_without_credentials_cannot_be_read_and_exits_2_with_a_metrics_file(
         capsys, settings_file, tmp_path, monkeypatch):
     monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(tmp_path / "host"))
     metrics = tmp_path / "nsh.prom"
-    status, _, err = run_cli(capsys, "-c", settings_file, "--credentials",
-                             str(tmp_path / "missing"), "status", "--prometheus", str(metrics))
-    assert status == 2 and "cannot read the backups" in err
+    result = call_cli("-c", settings_file, "--credentials", str(tmp_path / "missing"), "status",
+                      "--prometheus", str(metrics), capsys=capsys)
+    assert result.returncode == 2 and "cannot read the backups" in result.stderr
     assert "nova_snapshot_hook_cloud_up 0" in metrics.read_text()
     assert "nova_snapshot_hook_status 2" in metrics.read_text()
 
@@ -83,10 +77,10 @@ def test_check_without_credentials_fails_that_line_and_skips_the_rest(capsys, se
                                                                        tmp_path, monkeypatch):
     shipped = Path(__file__).resolve().parents[2] / "etc/apt/apt.conf.d/80nova-snapshot-hook"
     monkeypatch.setenv("APT_CONFIG", str(shipped))      # the hook as the package registers it
-    status, out, _ = run_cli(capsys, "-c", settings_file, "--credentials",
-                             str(tmp_path / "missing"), "check")
-    lines = out.splitlines()
-    assert status == 1
+    result = call_cli("-c", settings_file, "--credentials", str(tmp_path / "missing"), "check",
+                      capsys=capsys)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1
     assert lines[0].startswith("OK: settings: ") and lines[1].startswith("OK: apt hook: ")
     assert lines[2].startswith("FAIL: credentials: ")
     assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 13

@@ -19,6 +19,8 @@ from nova_snapshot_hook.commands import status as status_command
 from nova_snapshot_hook.config import parse_settings
 from nova_snapshot_hook.rules import fleet_plan
 
+from fake_cloud import FakeCloud, new_id
+
 SERVER = "11111111-2222-3333-4444-555555555555"
 SNAPSHOT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 FORBIDDEN = ({chr(c) for c in range(0x20)} | {"\x7f"} | {chr(c) for c in range(0x80, 0xa0)}
@@ -158,12 +160,11 @@ def test_show_prints_no_control_character(fake_lookup, capsys, console):
 
 def test_prune_prints_no_control_character(capsys, console):
     console.start()
-    cloud = types.SimpleNamespace(
-        list_images=lambda **filters: [evil_image(f"i{n}", nsh_deleting=None, nsh_series=EVIL,
-                                                  backup_type=EVIL, block_device_mapping=None,
-                                                  created_at=f"2026-11-2{n}T04:06:00Z")
-                                       for n in range(4)],
-        has_volume_service=lambda: False)
+    cloud = FakeCloud()
+    for n in range(4):
+        cloud.add_image(**evil_image(new_id(), nsh_deleting=None, nsh_series=EVIL,
+                                     backup_type=EVIL, block_device_mapping=None,
+                                     created_at=f"2026-11-2{n}T04:06:00Z"))
     args = types.SimpleNamespace(series=None, keep=1, delete=False)
     assert prune_command.run(context(cloud), args) == 0
     out, err = capsys.readouterr()
@@ -183,24 +184,11 @@ def test_status_prints_no_control_character(fake_lookup, capsys, console, monkey
     assert "\\x1b[2J" in out
 
 
-class FleetCloud:
-    def __init__(self, servers, images):
-        self.servers, self.images = servers, images
-
-    def list_servers(self, **filters):
-        return self.servers
-
-    def project_id(self):
-        return "p"
-
-    def list_images(self, **filters):
-        return self.images
-
-
 def test_fleet_status_prints_no_control_character(capsys, console):
     console.start()
-    servers = [{"id": SERVER, "name": EVIL, "tags": []}]
-    cloud = FleetCloud(servers, [evil_image(backup_type=EVIL, nsh_series=EVIL)])
+    cloud = FakeCloud()
+    cloud.add_server(id=SERVER, name=EVIL)
+    cloud.add_image(**evil_image(new_id(), backup_type=EVIL, nsh_series=EVIL))
     args = types.SimpleNamespace(everything=True, tags=[], metadata=[], series=[], max_age=60,
                                  json=False)
     fleet_command.run_status(context(cloud), args)

@@ -1,12 +1,17 @@
+import contextlib
 import time
+import types
 
 import pytest
 
 from nova_snapshot_hook.rules import restore_plan as restore
 from nova_snapshot_hook.errors import CloudError, ConfigError
+from nova_snapshot_hook.commands import restore as restore_command
 from nova_snapshot_hook.commands.restore import wait_for_server
+from nova_snapshot_hook.text import call_lines
 
 from fake_clock import FakeClock
+from fake_cloud import TASK_STATE, FakeCloud
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 OTHER = "99999999-2222-3333-4444-555555555555"
@@ -128,48 +133,88 @@ def test_unprotect_hint_is_the_openstack_command():
     assert restore.unprotect_hint("img-1") == "openstack image set --unprotected img-1"
 
 
-class SequenceCloud:
-    """Answers GET /servers/{id} with the states in turn (the last one for good), as dicts like
-    cloud.Cloud's; notes when it was asked."""
+class Waiting:
+    """wait_for_server against FakeCloud's server, which shows `changes` on its next reads (the
+    last for good), on a fake clock from 0; `asked` holds when each read was answered."""
 
-    def __init__(self, *states):
-        self.states, self.clock, self.asked = list(states), None, []
+    def __init__(self, *changes):
+        self.cloud, self.clock, self.asked = FakeCloud(), FakeClock(), []
+        self.cloud.add_server(id=SERVER, name="web01")
+        self.cloud.script_server(SERVER, *changes)
+        self.cloud.between["get_server"] = self.note
 
-    def get_server(self, server_id):
+    def note(self, cloud):
         self.asked.append(self.clock())
-        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        cloud.between["get_server"] = self.note      # re-armed: `between` runs once
 
-
-def wait(cloud, seconds, **kwargs):
-    """wait_for_server on a fake clock, from 0 to `seconds`."""
-    clock = cloud.clock = FakeClock()
-    return wait_for_server(cloud, SERVER, clock() + seconds, clock=clock, sleep=clock.sleep,
-                           **kwargs)
+    def wait(self, seconds, **kwargs):
+        return wait_for_server(self.cloud, SERVER, self.clock() + seconds, clock=self.clock,
+                               sleep=self.clock.sleep, **kwargs)
 
 
 def test_waiting_for_a_rebuild_ends_when_the_server_runs_the_image():
-    cloud = SequenceCloud(server(**{"OS-EXT-STS:task_state": "rebuilding"}),
-                          server(image={"id": "old"}), server(image={"id": "img-1"}))
-    done = wait(cloud, 30, image_id="img-1")
-    assert done["image"]["id"] == "img-1"
+    old, new = "5b1e8c2a-0d1f-4e55-9a3b-7c2d4e6f8a10", "c7d9e1f3-2a4b-4c6d-8e0f-1a3b5c7d9e2f"
+    waiting = Waiting({TASK_STATE: "rebuilding"}, {TASK_STATE: None, "image": {"id": old}},
+                      {"image": {"id": new}})
+    done = waiting.wait(30, image_id=new)
+    assert done["image"]["id"] == new and len(waiting.asked) == 3
 
 
 def test_a_server_in_error_is_a_failure_with_its_fault():
-    cloud = SequenceCloud(server(status="ERROR", fault={"message": "No valid host"}))
+    waiting = Waiting({"status": "ERROR", "fault": {"message": "No valid host"}})
     with pytest.raises(CloudError, match="went to ERROR: No valid host"):
-        wait(cloud, 30)
+        waiting.wait(30)
 
 
 def test_the_server_is_read_at_once_then_at_growing_pauses_up_to_five_seconds():
-    cloud = SequenceCloud(*[server(status="BUILD")] * 12 + [server()])
-    wait(cloud, 600)
-    assert cloud.asked[:5] == pytest.approx([0, 0.5, 1.25, 2.375, 4.0625])
-    gaps = [b - a for a, b in zip(cloud.asked, cloud.asked[1:])]
-    assert max(gaps) == pytest.approx(5.0) and len(cloud.asked) == 13
+    waiting = Waiting(*[{"status": "BUILD"}] * 12, {"status": "ACTIVE"})
+    waiting.wait(600)
+    assert waiting.asked[:5] == pytest.approx([0, 0.5, 1.25, 2.375, 4.0625])
+    gaps = [b - a for a, b in zip(waiting.asked, waiting.asked[1:])]
+    assert max(gaps) == pytest.approx(5.0) and len(waiting.asked) == 13
 
 
 def test_waiting_gives_up_at_the_deadline_after_a_last_look():
-    cloud = SequenceCloud(server(status="BUILD", **{"OS-EXT-STS:task_state": "spawning"}))
+    waiting = Waiting({"status": "BUILD", TASK_STATE: "spawning"})
     with pytest.raises(CloudError, match="still BUILD .task_state spawning. at the deadline"):
-        wait(cloud, 10)
-    assert cloud.asked[-1] == pytest.approx(10.0) and cloud.clock() == pytest.approx(10.0)
+        waiting.wait(10)
+    assert waiting.asked[-1] == pytest.approx(10.0) and waiting.clock() == pytest.approx(10.0)
+
+
+# -- the plan a dry run prints is the plan a real run sends ---------------------------------------
+def restore_args(image_id, **options):
+    values = dict(image=image_id, rebuild=False, new=None, yes=True, force=False, dry_run=False,
+                  flavor=None, network=None, no_network=False, key_name=None,
+                  security_group=None, availability_zone=None, timeout=60, no_wait=True)
+    values.update(options)
+    return types.SimpleNamespace(**values)
+
+
+def restore_context(cloud, server_id):
+    class Context:
+        settings = types.SimpleNamespace(timeout=600, server_id="", path="/etc/x.conf")
+
+        @contextlib.contextmanager
+        def bounded(self, seconds, last_words=None):
+            yield time.monotonic() + seconds
+
+    ctx = Context()
+    ctx.cloud, ctx.server_id = cloud, server_id
+    return ctx
+
+
+@pytest.mark.parametrize("how", [dict(rebuild=True), dict(new="copy"),
+                                 dict(new="copy", protected=True)])
+def test_a_real_restore_sends_exactly_the_calls_its_dry_run_printed(how, capsys):
+    cloud = FakeCloud()
+    server_id = cloud.add_server()
+    image_id = cloud.add_image(instance_uuid=server_id, image_type="backup",
+                               protected=how.pop("protected", False))
+    restore_command.run(restore_context(cloud, server_id), restore_args(image_id, dry_run=True,
+                                                                         **how))
+    printed = capsys.readouterr().out.split("these calls would be made (nothing was "
+                                            "changed):\n")[1]
+    assert cloud.executed == [] and printed
+    restore_command.run(restore_context(cloud, server_id), restore_args(image_id, **how))
+    assert "\n".join(call_lines(cloud.executed)) + "\n" == printed
+    assert cloud.images[image_id]["protected"] is True

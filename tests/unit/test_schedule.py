@@ -8,7 +8,6 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nova_snapshot_hook import cli
 from nova_snapshot_hook.rules import schedule
 from nova_snapshot_hook.commands import scheduled as scheduled_command
 from nova_snapshot_hook.cloud.credentials import CredentialsNotConfigured
@@ -16,6 +15,7 @@ from nova_snapshot_hook.backup.snapshotter import SnapshotResult
 from nova_snapshot_hook.files import FileLock
 
 from host_state import StateRoot
+from runners import call_cli
 
 GENERATED = settings(deadline=None, derandomize=True, max_examples=200)
 ALL_ON = {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 2}
@@ -178,7 +178,7 @@ def fake(tmp_path, monkeypatch):
                                  "metadata_url =\n" + server + "[log]\nsyslog = no\n" + text)
 
         def run(self, *args):
-            return cli.main(["-c", str(self.conf), *args])
+            return call_cli("-c", self.conf, *args).returncode
 
     made = Fake()
     (tmp_path / "empty").mkdir()

@@ -1,59 +1,27 @@
-"""The snapshot flow against a scripted stand-in for cloud.Cloud (no HTTP)."""
+"""The snapshot flow against the in-memory cloud (tests/fake_cloud.py; no HTTP)."""
 
 import pytest
 
 from nova_snapshot_hook.errors import ActionRefused, CaptureTimeout, CloudError
 from nova_snapshot_hook.backup.snapshotter import SnapshotRequest, Snapshotter
+from nova_snapshot_hook.rules import naming
 
 from fake_clock import FakeClock
+from fake_cloud import TASK_STATE, FakeCloud
 
 SERVER = "11111111-2222-3333-4444-555555555555"
+BUSY = (409, "Cannot 'createBackup' instance x while it is in task_state image_backup")
+VOLUME_BACKED = (400, "Backup is not supported for volume-backed instances")
 
 
-class ScriptedCloud:
-    """Answers from scripts: lists of task states and image statuses, popped per call."""
-
-    def __init__(self, task_states=(None,), statuses=("active",), refusals=(), action_error=False,
-                 images=()):
-        self.task_states, self.statuses = list(task_states), list(statuses)
-        self.refusals, self.action_error, self.images = list(refusals), action_error, list(images)
-        self.calls, self.deleted, self.patched = [], [], []
-
-    def _next(self, script):
-        return script.pop(0) if len(script) > 1 else script[0]
-
-    def get_server(self, server_id):
-        self.calls.append("get_server")
-        return {"id": server_id, "OS-EXT-STS:task_state": self._next(self.task_states)}
-
-    def server_action(self, server_id, action, body):
-        self.calls.append(action)
-        self.last_body = body
-        if self.refusals:
-            status, detail = self.refusals.pop(0)
-            raise ActionRefused(f"HTTP {status}", status=status, detail=detail)
-        return {"image_id": "new"}, "req-1"
-
-    def get_image(self, image_id):
-        self.calls.append("get_image")
-        listed = next((image for image in self.images if image["id"] == image_id), None)
-        if listed and image_id != "new":        # read again before it is deleted
-            return dict(listed)
-        status = self._next(self.statuses)
-        return None if status is None else {"id": image_id, "status": status}
-
-    def action_failed(self, server_id, request_id):
-        self.calls.append("action")
-        return self.action_error
-
-    def delete_image(self, image_id):
-        self.deleted.append(image_id)
-
-    def set_image_properties(self, image_id, properties):
-        self.patched.append((image_id, properties))
-
-    def list_images(self, **filters):
-        return self.images
+def scene(*capture):
+    """A cloud with our image-backed server; `capture`: the statuses its next image shows when
+    made and at each read after (FakeCloud.capture)."""
+    cloud = FakeCloud()
+    cloud.add_server(id=SERVER)
+    if capture:
+        cloud.capture = list(capture)
+    return cloud
 
 
 def run(cloud, timeout=60, **request):
@@ -63,213 +31,206 @@ def run(cloud, timeout=60, **request):
     return snap.run()
 
 
+def task_ends_while_queued(cloud, failed=False):
+    """Right after the request, Nova shows no task while Glance still says queued; `failed`:
+    the request's instance action reports an error."""
+    def meanwhile(cloud):
+        cloud.script_server(SERVER, {TASK_STATE: None})
+        if failed:
+            cloud.fail_action()
+    cloud.between["execute"] = meanwhile
+
+
+def our_image(cloud, **fields):
+    """An earlier createImage backup of ours, series manual (active unless `status` says)."""
+    return cloud.add_image(instance_uuid=SERVER, image_type="snapshot", nsh_server=SERVER,
+                           nsh_series="manual", nsh_method="createImage", **fields)
+
+
 def test_backup_is_captured_when_glance_says_saving():
-    cloud = ScriptedCloud(statuses=["queued", "saving"], task_states=[None, "image_pending_upload"])
+    cloud = scene("queued", "queued", "saving", "active")
+    older = [cloud.add_image(instance_uuid=SERVER, image_type="backup", backup_type="daily")
+             for _ in range(3)]
     result = run(cloud, series="daily", rotation=3)
-    assert result.state == "captured" and result.image_id == "new"
-    assert cloud.last_body["backup_type"] == "daily" and cloud.last_body["rotation"] == 3
-    assert cloud.last_body["metadata"]["nsh_server"] == SERVER
-    assert cloud.calls[:2] == ["get_server", "createBackup"]
+    image = cloud.images[result.image_id]
+    assert result.state == "captured" and image["status"] == "saving"
+    assert image["backup_type"] == "daily" and image["nsh_server"] == SERVER
+    assert cloud.calls[:2] == [("get_server", SERVER), ("execute", "createBackup")]
+    cloud.get_image(result.image_id)    # now active: Nova keeps the `rotation` we sent
+    assert set(cloud.images) == {*older[1:], result.image_id}
 
 
 def test_wait_active_goes_on_past_saving():
-    cloud = ScriptedCloud(statuses=["saving", "saving", "active"])
+    cloud = scene("queued", "saving", "saving", "active")
     assert run(cloud, wait="active").state == "active"
 
 
 def test_no_wait_returns_right_after_the_request():
-    cloud = ScriptedCloud()
+    cloud = scene()
     assert run(cloud, wait="none").state == "requested"
-    assert "get_image" not in cloud.calls
+    assert cloud.called("get_image") == []
 
 
 def test_409_for_a_running_task_is_waited_out():
-    busy = (409, "Cannot 'createBackup' instance x while it is in task_state image_backup")
-    cloud = ScriptedCloud(refusals=[busy, busy])
-    assert run(cloud).state == "active"
-    assert cloud.calls.count("createBackup") == 3
+    cloud = scene()
+    cloud.refusals = [BUSY, BUSY]
+    assert run(cloud).state == "captured"
+    assert cloud.called("execute") == ["createBackup"] * 3
 
 
 def test_409_until_the_deadline_fails_with_one_message():
-    busy = (409, "Cannot 'createBackup' instance x while it is in task_state image_backup")
-    cloud = ScriptedCloud(refusals=[busy] * 1000)
+    cloud = scene()
+    cloud.refusals = [BUSY] * 1000
     with pytest.raises(CloudError, match="still busy"):
         run(cloud, timeout=5)
 
 
 def test_no_request_is_sent_at_the_deadline():
     clock = FakeClock()
-
-    class Busy(ScriptedCloud):
-        def server_action(self, server_id, action, body):
-            self.calls.append(clock())
-            raise ActionRefused("HTTP 409", status=409, detail="while it is in task_state x")
-
-    cloud = Busy()
+    cloud = FakeCloud(clock)
+    cloud.add_server(id=SERVER)
+    cloud.refusals = [BUSY] * 1000
     snap = Snapshotter(cloud, SERVER, SnapshotRequest(), 5.0, "web01", clock=clock,
                        sleep=clock.sleep)
     with pytest.raises(CloudError, match="still busy at the deadline"):
         snap.run()
-    asked = [call for call in cloud.calls if isinstance(call, float)]
+    asked = [at for (method, _), at in zip(cloud.calls, cloud.times) if method == "execute"]
     assert asked[:3] == [0, 0.25, 0.625] and max(asked) < 5.0 and clock() == 5.0
 
 
 def test_volume_backed_server_falls_back_to_create_image():
-    cloud = ScriptedCloud(refusals=[(400, "Backup is not supported for volume-backed instances")])
+    cloud = scene()
+    cloud.refusals = [VOLUME_BACKED]
     result = run(cloud)
-    assert result.method == "createImage" and cloud.calls.count("createImage") == 1
+    assert result.method == "createImage"
+    assert cloud.called("execute") == ["createBackup", "createImage"]
 
 
 def test_forced_backup_method_does_not_fall_back():
-    cloud = ScriptedCloud(refusals=[(400, "Backup is not supported for volume-backed instances")])
+    cloud = scene()
+    cloud.refusals = [VOLUME_BACKED]
     with pytest.raises(ActionRefused):
         run(cloud, method="backup")
+    assert cloud.called("execute") == ["createBackup"]
 
 
 def test_task_state_none_with_an_alive_image_counts_after_the_action_check():
-    cloud = ScriptedCloud(statuses=["queued"], task_states=[None])
+    cloud = scene("queued")
+    task_ends_while_queued(cloud)
     assert run(cloud).state == "captured"
-    assert "action" in cloud.calls
+    assert cloud.called("action_failed")
 
 
 def test_failure_in_the_instance_action_deletes_our_new_image():
-    cloud = ScriptedCloud(statuses=["queued"], task_states=[None], action_error=True)
+    cloud = scene("queued")
+    task_ends_while_queued(cloud, failed=True)
     with pytest.raises(CloudError, match="failed"):
         run(cloud)
-    assert cloud.deleted == ["new"]
+    assert cloud.called("delete_image") == cloud.called("get_image")[:1] and cloud.images == {}
 
 
 def test_a_killed_image_is_deleted_and_the_one_error_says_so(warnings):
-    cloud = ScriptedCloud(statuses=["killed"])
+    cloud = scene("queued", "killed")
     with pytest.raises(CloudError, match="status 'killed'; it was deleted; older backups"):
         run(cloud)
-    assert cloud.deleted == ["new"]
+    assert cloud.called("delete_image") == cloud.called("get_image")[:1] and cloud.images == {}
     assert warnings == []
 
 
 def test_a_failed_delete_of_the_killed_image_is_in_the_same_error():
-    class DeleteFails(ScriptedCloud):
-        def delete_image(self, image_id):
-            raise CloudError("HTTP 503")
-
+    cloud = scene("queued", "killed")
+    cloud.faults["delete_image"] = [CloudError("HTTP 503")]
     with pytest.raises(CloudError, match="deleting it failed too: HTTP 503"):
-        run(DeleteFails(statuses=["killed"]))
+        run(cloud)
 
 
 def test_image_that_vanished_is_a_failure_not_a_success():
-    cloud = ScriptedCloud(statuses=["queued", None], task_states=[None, "image_backup"])
+    cloud = scene("queued")
+    cloud.between["get_image"] = lambda cloud: cloud.images.clear()
     with pytest.raises(CloudError, match="deleted the new image"):
         run(cloud)
 
 
 def test_timeout_marks_the_image_as_not_guaranteed():
-    cloud = ScriptedCloud(statuses=["queued"], task_states=[None, "image_pending_upload"])
+    cloud = scene("queued")
     with pytest.raises(CaptureTimeout):
         run(cloud, timeout=3)
-    assert cloud.patched == [("new", {"nsh_capture": "not-guaranteed"})]
+    (image,) = cloud.images.values()
+    assert cloud.called("patch_image") == [image["id"]]
+    assert image["nsh_capture"] == "not-guaranteed"
 
 
 def test_create_image_path_rotates_only_our_active_images():
-    images = [dict(id="new", status="active", created_at="3", nsh_server=SERVER, nsh_series="manual"),
-              dict(id="old", status="active", created_at="2", nsh_server=SERVER, nsh_series="manual"),
-              dict(id="older", status="active", created_at="1", nsh_server=SERVER, nsh_series="manual"),
-              dict(id="alien", status="active", created_at="0")]
-    cloud = ScriptedCloud(images=images)
+    cloud = scene()
+    unfinished = our_image(cloud, status="saving")
+    older, old = our_image(cloud), our_image(cloud)
+    # newer, someone's snapshot after a restore: our properties inherited, nsh_name not its name
+    alien = our_image(cloud, name="someone-else", nsh_name="web01-manual-old")
     result = run(cloud, method="image", rotation=2, wait="active")
-    assert result.rotated == ["older"] and cloud.deleted == ["older"]
+    assert result.rotated == [older] and cloud.called("delete_image") == [older]
+    assert set(cloud.images) == {alien, unfinished, old, result.image_id}
 
 
 def test_a_failed_rotation_keeps_the_backup_and_the_older_images(warnings):
-    class RotationFails(ScriptedCloud):
-        def list_images(self, **filters):
-            raise CloudError("the cloud failed: HTTP 500")
-
-    cloud = RotationFails()
+    cloud = scene()
+    older = our_image(cloud)
+    cloud.faults["list_images"] = [CloudError("the cloud failed: HTTP 500")]
     result = run(cloud, method="image", rotation=1, wait="active")
-    assert result.image_id == "new" and result.state == "active"
-    assert result.rotated == [] and cloud.deleted == []
+    assert result.state == "active" and set(cloud.images) == {older, result.image_id}
+    assert result.rotated == [] and cloud.called("delete_image") == []
     assert len(warnings) == 1 and "rotating the series manual failed" in warnings[0]
     assert "HTTP 500" in warnings[0]
 
 
 @pytest.mark.parametrize("every,reads", [(1.0, 10), (5.0, 2)])
 def test_task_state_is_read_at_most_every_task_state_every(every, reads):
-    cloud = ScriptedCloud(statuses=["queued"] * 10 + ["saving"],
-                          task_states=[None] + ["image_pending_upload"] * 20)
+    cloud = scene(*["queued"] * 11, "saving")
     result = run(cloud, poll_interval=1.0, capture_step=1.0, task_state_every=every)
     assert result.state == "captured"
     # The first get_server is the check that the server is idle, before the request.
-    assert cloud.calls.count("get_server") - 1 == reads
+    assert len(cloud.called("get_server")) - 1 == reads
 
 
 def test_busy_server_is_waited_for_before_the_request():
-    cloud = ScriptedCloud(task_states=["image_uploading", "image_uploading", None])
+    cloud = scene()
+    cloud.script_server(SERVER, {TASK_STATE: "image_uploading"}, {}, {TASK_STATE: None})
     run(cloud)
-    assert cloud.calls[:4] == ["get_server", "get_server", "get_server", "createBackup"]
+    assert cloud.calls[:4] == [("get_server", SERVER)] * 3 + [("execute", "createBackup")]
 
 
 def test_properties_inherited_from_the_restored_backup_are_removed_from_the_new_one():
-    class Inheriting(ScriptedCloud):
-        def get_image(self, image_id):
-            image = super().get_image(image_id)
-            image.update(nsh_change_01="install old 1", nsh_capture="not-guaranteed",
-                         nsh_series="manual")
-            return image
+    def inherit(cloud):     # Nova copies the server's image properties onto the new image
+        (image,) = cloud.images.values()
+        image.update(nsh_change_01="install old 1", nsh_capture="not-guaranteed",
+                     nsh_series="manual")
 
-        def remove_image_properties(self, image_id, keys):
-            self.removed = (image_id, keys)
-
-    cloud = Inheriting(statuses=["saving"])
+    cloud = scene()
+    cloud.between["execute"] = inherit
     run(cloud)
-    assert cloud.removed == ("new", ["nsh_capture", "nsh_change_01"])
-    assert cloud.last_body["metadata"]["nsh_name"] == cloud.last_body["name"]
-
-
-class OneSecondCloud(ScriptedCloud):
-    """Glance in memory, every image made in the same second (created_at has whole seconds)."""
-
-    def __init__(self):
-        super().__init__()
-        self.store = {}
-
-    def get_server(self, server_id):
-        return {"id": server_id, "image": {"id": "base"}, "OS-EXT-STS:task_state": None}
-
-    def server_action(self, server_id, action, body):
-        self.last_body = body
-        image_id = f"img{len(self.store) + 1}"
-        self.store[image_id] = dict(body["metadata"], id=image_id, name=body["name"],
-                                    status="active", created_at="2026-12-07T17:05:38Z",
-                                    image_type="snapshot", instance_uuid=server_id)
-        return {"image_id": image_id}, "req-1"
-
-    def get_image(self, image_id):
-        return dict(self.store[image_id]) if image_id in self.store else None
-
-    def list_images(self, **filters):
-        return [dict(image) for image in self.store.values()
-                if all(image.get(key) == value for key, value in filters.items())]
-
-    def delete_image(self, image_id):
-        self.deleted.append(image_id)
-        del self.store[image_id]
-
-    def remove_image_properties(self, image_id, keys):
-        raise AssertionError(f"nothing inherited to remove: {keys}")
+    (image,) = cloud.images.values()
+    assert cloud.called("patch_image") == [image["id"]]
+    sent = naming.own_properties(SERVER, "manual", "web01", "manual", "createBackup", "x", now=0)
+    assert {key for key in image if key.startswith(naming.PREFIX)} == set(sent)
+    assert image["nsh_name"] == image["name"]
 
 
 def test_three_backups_in_one_second_rotate_the_first_made():
-    cloud, clock = OneSecondCloud(), FakeClock()
-    wall = FakeClock(1796663138.1)                 # 2026-12-07T17:05:38.1Z
-    for made in range(3):
+    clock, wall = FakeClock(), FakeClock(1796663138.1)     # 2026-12-07T17:05:38.1Z
+    cloud = FakeCloud(clock=wall)       # created_at has whole seconds: all three in one
+    cloud.add_server(id=SERVER)
+    made = []
+    for n in range(3):
         result = Snapshotter(cloud, SERVER, SnapshotRequest(series="daily", rotation=2,
                                                             method="image", wait="active"),
                              clock() + 60, "web01", clock=clock, sleep=clock.sleep,
                              wall_clock=wall).run()
-        assert cloud.last_body["metadata"]["nsh_requested"] == \
-            f"2026-12-07T17:05:38.{100000 + 300000 * made}Z"
+        made.append(result.image_id)
+        assert cloud.images[result.image_id]["nsh_requested"] == \
+            f"2026-12-07T17:05:38.{100000 + 300000 * n}Z"
         wall.sleep(0.3)
-    assert result.rotated == ["img1"] and sorted(cloud.store) == ["img2", "img3"]
+    assert {image["created_at"] for image in cloud.images.values()} == {"2026-12-07T17:05:38Z"}
+    assert result.rotated == made[:1] and set(cloud.images) == set(made[1:])
+    assert cloud.called("patch_image") == []        # nothing inherited to remove
 
 
 def test_a_dry_run_shows_the_request_stamp():

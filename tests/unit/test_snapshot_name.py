@@ -1,12 +1,9 @@
 """`snapshot --name` is checked before the pre hooks freeze the application: Nova would refuse a
 bad name only after they did."""
 
-import subprocess
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from runners import run_cli
 
 
 def snapshot(tmp_path, name):
@@ -22,10 +19,8 @@ def snapshot(tmp_path, name):
     conf.write_text(f"[cloud]\ncredentials = {creds}\n[server]\nid = 11111111-2222-3333-4444-"
                     f"555555555555\nmetadata_url =\n[snapshot]\nlock = {tmp_path}/lock\n"
                     f"timeout = 10\n[log]\nsyslog = no\n[hooks]\ndirectory = {hooks}\n")
-    env = {"PATH": "/usr/bin:/bin", "NOVA_SNAPSHOT_HOOK_ROOT": str(tmp_path / "host")}
-    result = subprocess.run(["/usr/bin/python3", "-m", "nova_snapshot_hook", "--config", str(conf),
-                             "snapshot", "--name", name], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = run_cli("snapshot", "--name", name, root=tmp_path / "host", settings=conf,
+                     inherit=False, timeout=60)
     return result, (tmp_path / "frozen-pre").exists()
 
 

@@ -1,7 +1,8 @@
 """Volume-backed backups: the Cinder snapshots an image names, captured or not, deleted with the
-image, orphans, the snapshot quota, pins. Pure rules, and the Snapshotter against a stand-in
-cloud (no HTTP)."""
+image, orphans, the snapshot quota, pins. Pure rules, and deletion and the Snapshotter
+against FakeCloud."""
 
+import copy
 import json
 import types
 import uuid
@@ -15,6 +16,7 @@ from nova_snapshot_hook.errors import CloudError
 from nova_snapshot_hook.rules import capture, naming, pinning, retention, rotation, volumes
 
 from fake_clock import FakeClock
+from fake_cloud import FakeCloud
 
 SERVER = "11111111-2222-3333-4444-555555555555"
 OTHER = "99999999-2222-3333-4444-555555555555"
@@ -154,115 +156,74 @@ def apply_patch(image, patch):
 
 
 # -- deleting -----------------------------------------------------------------------------------
-class Cinderish:
-    """A stand-in for cloud.Cloud's Glance and Cinder calls, recording their order."""
+def add_backup(cloud, created, snapshots=(), **extra):
+    """One of our backups in the fake's Glance: the image as a listing shows it."""
+    image_id = cloud.add_image(**our_image(str(uuid.uuid4()), created, snapshots=snapshots,
+                                           **extra))
+    return copy.deepcopy(cloud.images[image_id])
 
-    def __init__(self, snapshots=(), fail_snapshot_delete=(), fail_list=False, images=()):
-        self.snapshots = {s["id"]: dict(s) for s in snapshots}
-        self.fail_snapshot_delete, self.fail_list = set(fail_snapshot_delete), fail_list
-        self.images = list(images)
-        self.calls = []
 
-    def set_image_properties(self, image_id, properties):
-        self.calls.append(("mark", image_id, sorted(properties)))
+def add_snapshot(cloud, snapshot_id, volume_id, **fields):
+    cloud.snapshots[snapshot_id] = {"id": snapshot_id, "volume_id": volume_id, "size": 1,
+                                    "status": "available", "metadata": {}, **fields}
+    return snapshot_id
 
-    def delete_volume_snapshot(self, snapshot_id):
-        if snapshot_id in self.fail_snapshot_delete:
-            raise CloudError(f"deleting volume snapshot {snapshot_id}: HTTP 500")
-        self.calls.append(("delete_snapshot", snapshot_id))
-        self.snapshots.pop(snapshot_id, None)
 
-    def delete_image(self, image_id):
-        self.calls.append(("delete_image", image_id))
-
-    def get_image(self, image_id):
-        return next((dict(image) for image in self.images if image["id"] == image_id), None)
-
-    def volume_snapshots(self):
-        if self.fail_list:
-            raise CloudError("listing the volume snapshots: HTTP 500")
-        return list(self.snapshots.values())
-
-    def mark_volume_snapshot(self, snapshot_id, metadata):
-        self.calls.append(("mark_snapshot", snapshot_id))
-        self.snapshots[snapshot_id].setdefault("metadata", {}).update(metadata)
-
-    def list_images(self, **filters):
-        return self.images
+def deletion_steps(cloud):
+    return [call for call in cloud.calls
+            if call[0] in ("patch_image", "delete_volume_snapshot", "delete_image")]
 
 
 def test_a_backup_goes_mark_first_then_its_snapshots_then_the_image():
-    image = our_image("img", "2026-11-01T00:00:00Z", snapshots=[sid("s1"), sid("s2")])
-    cloud = Cinderish(images=[image], snapshots=[
-        {"id": sid(n), "status": "available", "volume_id": "vol-0"} for n in ("s1", "s2")])
-    delete.delete_backup(cloud, image, SERVER, ["vol-0"])
-    assert cloud.calls == [("mark", "img", [volumes.DELETING_PROPERTY]),
-                           ("delete_snapshot", sid("s1")), ("delete_snapshot", sid("s2")),
-                           ("delete_image", "img")]
+    cloud = FakeCloud()
+    volume = cloud.add_volume()
+    s1, s2 = (add_snapshot(cloud, sid(name), volume) for name in ("s1", "s2"))
+    image = add_backup(cloud, "2026-11-01T00:00:00Z", snapshots=[s1, s2])
+    marked = []          # the image's mark when Cinder deletes the first snapshot
+    cloud.between["delete_volume_snapshot"] = lambda cloud: marked.append(
+        cloud.images[image["id"]].get(volumes.DELETING_PROPERTY))
+    delete.delete_backup(cloud, image, SERVER, [volume])
+    assert deletion_steps(cloud) == [("patch_image", image["id"]),
+                                     ("delete_volume_snapshot", s1),
+                                     ("delete_volume_snapshot", s2),
+                                     ("delete_image", image["id"])]
+    assert marked[0] and cloud.images == {} and cloud.snapshots == {}
 
 
 def test_a_failed_snapshot_delete_keeps_the_image_as_the_record():
-    image = our_image("img", "2026-11-01T00:00:00Z", snapshots=[sid("s1"), sid("s2")])
-    cloud = Cinderish(fail_snapshot_delete={sid("s2")}, images=[image], snapshots=[
-        {"id": sid(n), "status": "available", "volume_id": "vol-0"} for n in ("s1", "s2")])
+    cloud = FakeCloud()
+    volume = cloud.add_volume()
+    s1, s2 = (add_snapshot(cloud, sid(name), volume) for name in ("s1", "s2"))
+    image = add_backup(cloud, "2026-11-01T00:00:00Z", snapshots=[s1, s2])
+    # s1 goes, then Cinder fails on s2
+    cloud.between["delete_volume_snapshot"] = lambda cloud: cloud.faults.setdefault(
+        "delete_volume_snapshot", []).append(CloudError(f"deleting volume snapshot {s2}: HTTP 500"))
     with pytest.raises(CloudError):
-        delete.delete_backup(cloud, image, SERVER, ["vol-0"])
-    assert ("delete_image", "img") not in cloud.calls
-    assert cloud.calls[0][0] == "mark"
+        delete.delete_backup(cloud, image, SERVER, [volume])
+    assert cloud.called("delete_image") == []
+    assert volumes.DELETING_PROPERTY in cloud.images[image["id"]]
+    assert list(cloud.snapshots) == [s2]
 
 
 def test_an_image_backed_backup_is_deleted_with_one_call():
-    image = our_image("img", "2026-11-01T00:00:00Z")
-    cloud = Cinderish(images=[image])
+    cloud = FakeCloud()
+    image = add_backup(cloud, "2026-11-01T00:00:00Z")
     delete.delete_backup(cloud, image, SERVER, [])
-    assert cloud.calls == [("delete_image", "img")]
+    assert cloud.calls == [("get_image", image["id"]), ("delete_image", image["id"])]
+    assert cloud.images == {}
 
 
 # -- the Snapshotter on a volume-backed server ----------------------------------------------------
-class VolumeCloud(Cinderish):
-    """A volume-backed server: createImage makes an active image naming new snapshots whose
-    statuses follow a script."""
+def volume_cloud():
+    """SERVER boots from a volume and has a data volume: createImage makes an active image
+    naming a new Cinder snapshot of each, `creating` at the first listing."""
+    cloud = FakeCloud()
+    cloud.add_server(id=SERVER, volume_backed=True, volumes=1)
+    return cloud
 
-    def __init__(self, snapshot_statuses=("available",), limits=None, volume_count=2, **kwargs):
-        super().__init__(**kwargs)
-        self.snapshot_statuses = list(snapshot_statuses)
-        self.limits = limits if limits is not None else {"maxTotalSnapshots": 10,
-                                                         "totalSnapshotsUsed": 0}
-        self.volume_ids = [f"vol-{n}" for n in range(volume_count)]
-        self.new_snapshots = [sid(f"new-s{n}") for n in range(volume_count)]
-        self.actions = []
 
-    def get_server(self, server_id):
-        server = {"id": server_id, "image": "", "OS-EXT-STS:task_state": None,
-                  "os-extended-volumes:volumes_attached": [{"id": v} for v in self.volume_ids]}
-        return server
-
-    def volumes(self, ids):
-        return [{"id": v, "size": 1} for v in ids]
-
-    def volume_limits(self):
-        return self.limits
-
-    def server_action(self, server_id, action, body):
-        self.actions.append(action)
-        self.body = body
-        return {"image_id": "new"}, "req-1"
-
-    def get_image(self, image_id):
-        if image_id != "new":
-            return super().get_image(image_id)
-        return our_image("new", "2026-11-05T00:00:00Z", snapshots=self.new_snapshots)
-
-    def volume_snapshots(self):
-        status = self.snapshot_statuses.pop(0) if len(self.snapshot_statuses) > 1 \
-            else self.snapshot_statuses[0]
-        for snapshot_id, volume_id in zip(self.new_snapshots, self.volume_ids):
-            self.snapshots.setdefault(snapshot_id, {"id": snapshot_id, "volume_id": volume_id})[
-                "status"] = status
-        return super().volume_snapshots()
-
-    def action_failed(self, server_id, request_id):
-        return False
+def root_volume(cloud):
+    return volumes.attached_volume_ids(cloud.servers[SERVER])[0]
 
 
 def snapshot(cloud, timeout=60, **request):
@@ -273,65 +234,78 @@ def snapshot(cloud, timeout=60, **request):
 
 
 def test_a_volume_backed_server_goes_straight_to_createimage_and_waits_for_its_snapshots():
-    cloud = VolumeCloud(snapshot_statuses=["creating", "creating", "available"])
+    cloud = volume_cloud()
     result = snapshot(cloud)
-    assert cloud.actions == ["createImage"] and result.method == "createImage"
+    assert cloud.called("execute") == ["createImage"] and result.method == "createImage"
     assert result.state == "active"
-    assert ("mark_snapshot", sid("new-s0")) in cloud.calls
-    assert ("mark_snapshot", sid("new-s1")) in cloud.calls
-    assert cloud.snapshots[sid("new-s0")]["metadata"] == volumes.our_marks("new", SERVER)
+    made = volumes.snapshot_ids(cloud.images[result.image_id])
+    assert sorted(cloud.snapshots[s]["volume_id"] for s in made) == \
+        sorted(volumes.attached_volume_ids(cloud.servers[SERVER]))
+    # Cinder said `creating` at the first look: the marks wait for the second
+    looks = [name for name, _ in cloud.calls if name in ("volume_snapshots",
+                                                         "mark_volume_snapshot")]
+    assert looks[:4] == ["volume_snapshots", "volume_snapshots", "mark_volume_snapshot",
+                         "mark_volume_snapshot"]
+    assert sorted(cloud.called("mark_volume_snapshot")) == sorted(made)
+    for snapshot_id in made:
+        assert cloud.snapshots[snapshot_id]["metadata"] == volumes.our_marks(result.image_id,
+                                                                             SERVER)
 
 
 def test_a_snapshot_in_error_fails_the_backup_and_nothing_of_it_stays():
-    cloud = VolumeCloud(snapshot_statuses=["creating", "error"])
+    cloud = volume_cloud()
+    cloud.snapshot_statuses = ["creating", "error"]
     with pytest.raises(CloudError, match="volume snapshot .* 'error'.*deleted with its 2"):
         snapshot(cloud)
-    assert ("delete_snapshot", sid("new-s0")) in cloud.calls
-    assert ("delete_snapshot", sid("new-s1")) in cloud.calls
-    assert cloud.calls[-1] == ("delete_image", "new")
+    assert len(cloud.called("delete_volume_snapshot")) == 2 and cloud.snapshots == {}
+    assert cloud.calls[-1][0] == "delete_image" and cloud.images == {}
 
 
 def test_an_exhausted_snapshot_quota_sends_no_request(warnings):
-    cloud = VolumeCloud(limits={"maxTotalSnapshots": 10, "totalSnapshotsUsed": 9})
+    cloud = volume_cloud()
+    cloud.limits.update(maxTotalSnapshots=10, totalSnapshotsUsed=9)
     with pytest.raises(CloudError, match=r"no backup requested: .*maxTotalSnapshots.*9 in use"):
         snapshot(cloud)
-    assert cloud.actions == []
+    assert cloud.called("execute") == []
 
 
 def test_an_unreadable_cinder_list_still_makes_the_backup_with_one_warning(warnings):
-    cloud = VolumeCloud(fail_list=True)
+    cloud = volume_cloud()
+    # the capture's look fails; Cinder answers again by the rotation's orphan sweep
+    cloud.faults["volume_snapshots"] = [CloudError("listing the volume snapshots: HTTP 500")]
     result = snapshot(cloud)
-    assert result.image_id == "new" and result.state == "active"
+    assert list(cloud.images) == [result.image_id] and result.state == "active"
     assert len(warnings) == 1 and "could not be read" in warnings[0]
 
 
 def test_rotation_deletes_the_surplus_with_its_snapshots_and_sweeps_orphans():
-    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=[sid("b-s0")]),
-             our_image("a", "2026-11-02T00:00:00Z", snapshots=[sid("a-s0")])]
-    orphan = {"id": sid("lost"), "status": "available", "volume_id": "vol-0",
-              "metadata": volumes.our_marks("gone", SERVER)}
-    foreign = {"id": sid("theirs"), "status": "available", "volume_id": "vol-0",
-               "name": "snapshot for web01-daily-zzz"}
-    cloud = VolumeCloud(snapshots=[orphan, foreign, *(
-        {"id": sid(name), "status": "available", "volume_id": "vol-0"} for name in ("a-s0", "b-s0"))])
-    cloud.images = [our_image("new", "2026-11-05T00:00:00Z", snapshots=cloud.new_snapshots)] + older
+    cloud = volume_cloud()
+    root = root_volume(cloud)
+    b = add_backup(cloud, "2026-11-03T00:00:00Z", snapshots=[sid("b-s0")])["id"]
+    a = add_backup(cloud, "2026-11-02T00:00:00Z", snapshots=[sid("a-s0")])["id"]
+    add_snapshot(cloud, sid("lost"), root, metadata=volumes.our_marks(str(uuid.uuid4()), SERVER))
+    add_snapshot(cloud, sid("theirs"), root, name="snapshot for web01-daily-zzz")
+    add_snapshot(cloud, sid("a-s0"), root)
+    add_snapshot(cloud, sid("b-s0"), root)
     result = snapshot(cloud, rotation=2)
-    assert result.rotated == ["a"]
-    deleted = [c[1] for c in cloud.calls if c[0] == "delete_snapshot"]
-    assert deleted == [sid("a-s0"), sid("lost")] and ("delete_image", "a") in cloud.calls
+    assert result.rotated == [a]
+    assert cloud.called("delete_volume_snapshot") == [sid("a-s0"), sid("lost")]
+    assert cloud.called("delete_image") == [a] and sorted(cloud.images) == sorted(
+        [b, result.image_id])
     assert sid("theirs") in cloud.snapshots and sid("b-s0") in cloud.snapshots
 
 
 def test_a_failed_snapshot_delete_in_rotation_is_one_warning_and_the_image_stays(warnings):
-    older = [our_image("b", "2026-11-03T00:00:00Z", snapshots=[sid("b-s0")]),
-             our_image("a", "2026-11-02T00:00:00Z", snapshots=[sid("a-s0")])]
-    cloud = VolumeCloud(fail_snapshot_delete={sid("a-s0")}, snapshots=[
-        {"id": sid("a-s0"), "status": "available", "volume_id": "vol-0"}])
-    cloud.images = [our_image("new", "2026-11-05T00:00:00Z", snapshots=cloud.new_snapshots)] + older
+    cloud = volume_cloud()
+    add_backup(cloud, "2026-11-03T00:00:00Z", snapshots=[sid("b-s0")])
+    a = add_backup(cloud, "2026-11-02T00:00:00Z", snapshots=[sid("a-s0")])["id"]
+    add_snapshot(cloud, sid("a-s0"), root_volume(cloud))
+    cloud.faults["delete_volume_snapshot"] = [
+        CloudError(f"deleting volume snapshot {sid('a-s0')}: HTTP 500")]
     result = snapshot(cloud, rotation=2)
-    assert result.image_id == "new" and result.rotated == []
-    assert ("delete_image", "a") not in cloud.calls
-    assert ("mark", "a", [volumes.DELETING_PROPERTY]) in cloud.calls
+    assert result.image_id in cloud.images and result.rotated == []
+    assert cloud.called("delete_image") == [] and a in cloud.images
+    assert volumes.DELETING_PROPERTY in cloud.images[a] and sid("a-s0") in cloud.snapshots
     assert len(warnings) == 1 and "next run rotates them" in warnings[0]
 
 
