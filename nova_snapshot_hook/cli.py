@@ -8,7 +8,7 @@ from .commands import (access_rules, check, fleet, list as list_images, pin, pru
                        scheduled, show, snapshot, status)
 from .commands.options import add_global
 from .context import Context
-from .errors import EXIT_FAILURE, EXIT_USAGE, AccessRuleRefused, HookError
+from .errors import EXIT_FAILURE, EXIT_UNKNOWN, EXIT_USAGE, AccessRuleRefused, HookError
 from .log import log, redactor, setup as setup_logging
 
 # Commands beyond what the VM's own restricted credential is for.
@@ -19,9 +19,19 @@ VERBS = (snapshot, scheduled, list_images, show, restore, pin, prune, status, ch
 
 
 class Parser(argparse.ArgumentParser):
+    usage_exit = EXIT_USAGE         # EXIT_UNKNOWN for `status` and `fleet status` (monitoring)
+
     def error(self, message):
         """One line, not argparse's usage block: what is wrong and where to look."""
-        self.exit(EXIT_USAGE, f"ERROR: {message} (see '{self.prog} --help')\n")
+        self.exit(self.usage_exit, f"ERROR: {message} (see '{self.prog} --help')\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        """A command's unknown words: refused here, with the command's status; argparse would
+        hand them up to the top parser, whose status is EXIT_USAGE."""
+        parsed, extra = super().parse_known_args(args, namespace)
+        if extra and self.usage_exit != EXIT_USAGE:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed, extra
 
 
 def build_parser():
@@ -48,12 +58,18 @@ def main(argv):
         if isinstance(err, AccessRuleRefused) and args.command in OPERATOR_COMMANDS:
             err.for_operator(args.command)
         log.error(redactor.mask(str(err)))
-        return err.exit_code
+        return failure_status(args, err.exit_code)
     except KeyboardInterrupt:
         log.error("interrupted")
-        return EXIT_FAILURE
+        return failure_status(args, EXIT_FAILURE)
     except Exception as err:    # a bug of ours: still one line, the details only with -v
         log.debug("internal error", exc_info=True)
         log.error(redactor.mask(f"internal error: {type(err).__name__}: {err} "
                                 "(please report it; -v shows the details)"))
-        return EXIT_FAILURE
+        return failure_status(args, EXIT_FAILURE)
+
+
+def failure_status(args, code):
+    """Whatever keeps a monitoring command (options.monitoring) from judging the backups is
+    UNKNOWN: a 1 or 2 would tell Nagios a WARNING or CRITICAL about them."""
+    return EXIT_UNKNOWN if getattr(args, "monitoring", False) else code

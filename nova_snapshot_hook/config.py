@@ -180,15 +180,14 @@ class Settings:
     """The settings, every key with its default. A plain class, not a dataclass: the apt hook
     reads the settings on every run and `dataclasses` alone costs half an interpreter start-up."""
 
-    __slots__ = tuple(DEFAULTS) + ("extra",)
+    __slots__ = tuple(DEFAULTS)
 
-    def __init__(self, extra=None, **values):
+    def __init__(self, **values):
         unknown = set(values) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown settings {sorted(unknown)}")
         for name, default in DEFAULTS.items():
             object.__setattr__(self, name, values.get(name, default))
-        object.__setattr__(self, "extra", extra or {})   # unknown sections, for later readers
 
     def __setattr__(self, name, value):
         raise AttributeError("Settings are read-only")
@@ -206,7 +205,9 @@ def parse_settings(text, path):
     import configparser
     from .errors import ConfigError
 
-    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    # No DEFAULT section: its keys would go into every section, so [DEFAULT] is refused like
+    # any other unknown section (a newline cannot be in a section's name).
+    parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\n")
     try:
         parser.read_string(text, source=path)
     except configparser.Error as err:
@@ -216,11 +217,10 @@ def parse_settings(text, path):
         what = f"not a 'key = value' line: {errors[0][1]}" if errors else err.message.splitlines()[0]
         raise ConfigError(f"{where}: cannot parse the settings: {what}",
                           fix=f"correct {where}") from None
-    values, extra = {"path": path}, {}
+    values = {"path": path}
     for section in parser.sections():
         if section not in KNOWN_SECTIONS:
-            extra[section] = dict(parser[section])
-            continue
+            _unknown_section(section, text, path, parser.SECTCRE)
         for name, raw in parser[section].items():
             key = KEYS.get((section, name))
             if key is None:
@@ -232,21 +232,44 @@ def parse_settings(text, path):
                 shown = repr(raw if len(raw) <= 40 else raw[:40] + "...")   # one readable line
                 raise ConfigError(f"{path}: [{section}] {name} = {shown}: {err}",
                                   fix=f"correct [{section}] {name} in {path}") from None
-    return Settings(extra=extra, **values)
+    return Settings(**values)
+
+
+def _unknown_section(section, text, path, header):
+    """Refuse [section] like an unknown key: a misspelt [shedule] would silently mean defaults."""
+    import difflib
+    from .errors import ConfigError
+
+    where = path
+    for number, content in enumerate(text.split("\n"), 1):     # configparser's lines
+        match = header.match(content.strip())
+        if match and match.group("header") == section:
+            where = f"{path}:{number}"
+            break
+    known = sorted(KNOWN_SECTIONS)
+    close = difflib.get_close_matches(section.lower(), known, n=1)
+    shown = repr(section if len(section) <= 40 else section[:40] + "...")[1:-1]
+    raise ConfigError(f"{where}: unknown section [{shown}]; the sections are "
+                      f"{', '.join(f'[{name}]' for name in known)}",
+                      fix=f"rename it [{close[0]}] in {path}" if close else
+                      f"remove it, or rename it to one of those, in {path}")
 
 
 def load_settings(path=None):
-    """Read the settings file; a missing default file means defaults, a missing named one is an error."""
+    """Read the settings file. The default one missing means defaults; one that --config or
+    NOVA_SNAPSHOT_HOOK_CONFIG names must exist (a typo there would silently mean defaults)."""
     from .errors import ConfigError
 
-    explicit = path is not None
+    named_by = "--config" if path is not None else \
+        "NOVA_SNAPSHOT_HOOK_CONFIG" if os.environ.get("NOVA_SNAPSHOT_HOOK_CONFIG") else None
     path = path or os.environ.get("NOVA_SNAPSHOT_HOOK_CONFIG") or paths.SETTINGS
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        if explicit:
-            raise ConfigError(f"{path}: no such settings file", fix="check the --config path") from None
+        if named_by:
+            raise ConfigError(f"{path}: no such settings file",
+                              fix=f"check the path that {named_by} names") from None
         return Settings(path=path)
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the settings: {err}", fix=f"check {path}") from None

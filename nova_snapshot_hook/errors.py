@@ -4,10 +4,15 @@ Every failure the user can act on is raised as a HookError whose message says wh
 whose ``fix`` names the file, line or key to change. Nothing else may reach the user as a traceback.
 """
 
+# The exit-code contract (doc/exit-codes.md, the man page's EXIT STATUS): one meaning per code.
 EXIT_OK = 0
-EXIT_FAILURE = 1      # the cloud or the snapshot failed
-EXIT_USAGE = 2        # bad arguments, settings or credentials: fix the input
-EXIT_UNREADABLE = 2   # status, fleet status: the backups cannot be read
+EXIT_FAILURE = 1      # the operation failed: the cloud refused, failed or did not answer in time
+EXIT_USAGE = 2        # the user must fix something: arguments, settings, credentials, files
+# `status` and `fleet status` speak the monitoring-plugin convention instead (Nagios, Icinga,
+# NRPE take their status as it is): 0 OK, then these.
+EXIT_WARNING = 1      # a series is stale
+EXIT_CRITICAL = 2     # a series is failing
+EXIT_UNKNOWN = 3      # cannot tell: the backups cannot be read, or the command could not run
 
 
 class HookError(Exception):
@@ -39,6 +44,7 @@ class CredentialsError(HookError):
 
 class IdentityError(HookError):
     """This machine's server id cannot be found, or the sources disagree."""
+    exit_code = EXIT_USAGE      # each one's fix is [server] id
 
 
 class CloudError(HookError):

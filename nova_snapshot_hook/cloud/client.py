@@ -13,12 +13,15 @@ start-ups (doc/hook-speed.md).
 """
 
 import contextlib
+import os
 import re
+import socket
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
 from requests import exceptions as requests_exc
+from urllib3 import exceptions as urllib3_exc
 
 from ..api_versions import IMAGE_PATCH, MICROVERSION
 from .credentials import APPLICATION_CREDENTIAL
@@ -303,29 +306,27 @@ class Cloud:
         except (CloudError, IdentityError, CredentialsError):
             raise
         except ksa.SSLError:
+            key = self.credentials.setting_name
             raise CloudError(f"{doing}: the TLS handshake or certificate check failed for "
                              f"{self.credentials.auth_url} or a service endpoint",
-                             fix=f"check OS_AUTH_URL (https?) and set OS_CACERT in {source} to "
-                                 "the cloud's CA bundle") from None
-        except ksa.ConnectTimeout as err:     # keystoneauth's name for any requests timeout
-            raise CloudError(f"{doing}: the cloud did not answer in time ({_first_line(err)})",
-                             fix="check the cloud and the network, or raise [cloud] api_timeout "
-                                 "in the settings") from None
-        except (ksa.ConnectFailure, ksa.UnknownConnectionError) as err:
-            raise CloudError(f"{doing}: cannot reach the cloud ({_first_line(err)})",
-                             fix=f"check OS_AUTH_URL in {source}, the network, or [cloud] https_proxy "
-                                 "in the settings") from None
+                             fix=f"check {key('OS_AUTH_URL')} (https?) and set {key('OS_CACERT')} "
+                                 f"in {self.credentials.place} to the cloud's CA bundle") from None
+        # ConnectTimeout: keystoneauth's name for any requests timeout, reading included
+        except (ksa.ConnectTimeout, ksa.ConnectFailure, ksa.UnknownConnectionError) as err:
+            raise self.unreachable(doing, err) from None
         except ksa.Unauthorized as err:
             self.refused_by_rules(doing, err.method, err.url)
             raise CredentialsError(f"{doing}: the cloud refused the credentials (HTTP 401)",
                                    fix=f"check the user, password or application credential in {source}"
                                    ) from None
         except ksa.EndpointNotFound:
+            key = self.credentials.setting_name
             raise CloudError(f"{doing}: the catalog has no {'block-storage (Cinder) ' if cinder else ''}"
                              f"endpoint for region "
                              f"'{self.credentials.region_name or '(any)'}' and interface "
                              f"'{self.credentials.interface}'",
-                             fix=f"check OS_REGION_NAME and OS_INTERFACE in {source}") from None
+                             fix=f"check {key('OS_REGION_NAME')} and {key('OS_INTERFACE')} in "
+                                 f"{self.credentials.place}") from None
         except (ksa.RequestTimeout, ksa.GatewayTimeout) as err:
             raise CloudError(f"{doing}: the cloud did not answer in time ({_first_line(err)})",
                              fix="retry later, or raise [cloud] api_timeout in the settings") from None
@@ -343,6 +344,36 @@ class Cloud:
             raise CloudError(f"{doing}: the cloud's answer is not JSON",
                              fix="check the catalog's endpoints and [cloud] https_proxy in the "
                                  "settings: something else answers for the service") from None
+
+    def unreachable(self, doing, err):
+        """keystoneauth's error for a connection that failed or timed out, as one line: the host
+        and port it was to and the OS's reason, dug out of the exceptions behind it (requests',
+        urllib3's, the socket's), whose own texts hold object reprs and whole URLs."""
+        chain = _chain(err)
+        peer, why = _peer(chain), _os_reason(chain)
+        proxy = any(isinstance(cause, requests_exc.ProxyError) for cause in chain)
+        where = ("the proxy " if proxy else "") + (peer or "the cloud")
+        key, place = self.credentials.setting_name, self.credentials.place
+        if any(isinstance(cause, requests_exc.ReadTimeout) for cause in chain):
+            after = f" after {self.session.timeout:g} s" if self.session.timeout else ""
+            return CloudError(f"{doing}: {where} did not answer in time (timed out{after})",
+                              fix="check the cloud and the network, or raise [cloud] api_timeout "
+                                  "in the settings")
+        if any(isinstance(cause, urllib3_exc.ProtocolError) for cause in chain):
+            line = f"{doing}: lost the connection to {where} ({why or _plain(err)})"
+        elif why:
+            line = f"{doing}: cannot reach {where} ({why})"
+        else:       # too many redirects, a URL requests refuses...: no socket error behind it
+            line = f"{doing}: the request to {where} failed ({_plain(err)})"
+        if proxy:
+            fix = "check [cloud] https_proxy in the settings, and that the proxy runs"
+        elif peer is None or peer == _host_port(self.credentials.auth_url):
+            fix = (f"check {key('OS_AUTH_URL')} in {place}, the network, or [cloud] https_proxy "
+                   "in the settings")
+        else:       # a service's endpoint, as the token's catalog names it
+            fix = (f"the service catalog names {peer}: check the network, [cloud] https_proxy in "
+                   f"the settings, or {key('OS_INTERFACE')} in {place}")
+        return CloudError(line, fix=fix)
 
     def refused_by_rules(self, doing, method, url):
         """A service's 401 to an application credential, after a fresh token, is its access
@@ -426,9 +457,93 @@ def _application_credential(access):
         return None
 
 
-def _first_line(value):
+def _first_line(value, most=300):
+    """The first line of `value`'s text, cut after a whole word when longer than `most`."""
     text = str(value).strip()
-    return text.splitlines()[0][:300] if text else type(value).__name__
+    if not text:
+        return type(value).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= most else line[:most].rsplit(" ", 1)[0] + "..."
+
+
+_OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>:? ?")
+
+
+def _plain(err):
+    """An error's first line without the object reprs (`<...HTTPConnection object at 0x7f...>`)
+    that urllib3 puts into its texts."""
+    return _first_line(_OBJECT_REPR.sub("", str(err)), most=200)
+
+
+def _chain(err):
+    """`err` and every exception behind it, nearest first: causes, contexts, and those that
+    requests and urllib3 keep in their arguments (MaxRetryError's reason, ProxyError's error)."""
+    found, waiting = [], [err]
+    while waiting:
+        current = waiting.pop(0)
+        if not isinstance(current, BaseException) or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        waiting += [current.__cause__, current.__context__, getattr(current, "reason", None),
+                    *current.args]
+    return found
+
+
+def _os_reason(chain):
+    """The OS's words for why the connection failed: "connection refused", "name not known",
+    "timed out", ...; None when no socket error is behind it."""
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            if cause.errno == socket.EAI_NONAME:
+                return "name not known"
+            return _lowered(cause.strerror or str(cause))        # "temporary failure in ..."
+    if any(isinstance(cause, (TimeoutError, requests_exc.Timeout)) for cause in chain):
+        return "timed out"          # socket.timeout is TimeoutError, and has no errno
+    for cause in chain:
+        # requests' own exceptions are OSErrors too, with urllib3's long text
+        if isinstance(cause, OSError) and not isinstance(cause, requests_exc.RequestException):
+            if cause.errno:
+                return _lowered(os.strerror(cause.errno))
+            if str(cause):                                      # http.client.RemoteDisconnected
+                return _lowered(_first_line(cause, most=100))
+    return None
+
+
+def _lowered(text):
+    return text[:1].lower() + text[1:]
+
+
+def _peer(chain):
+    """"host:port" of the connection that failed: urllib3's connection (a proxy's, when the
+    proxy failed) or pool, the innermost known, else the request's URL; None if none is known."""
+    peer = None
+    for cause in chain:
+        # urllib3 2 keeps the connection in `conn` (its `pool` warns), 1.26 in `pool`;
+        # ConnectTimeoutError takes it as its first argument
+        for holder in (vars(cause).get("conn"), vars(cause).get("pool"), *cause.args[:1]):
+            host, port = getattr(holder, "host", None), getattr(holder, "port", None)
+            if isinstance(host, str) and host and isinstance(port, int):
+                peer = _joined(host, port)
+    if peer is None:
+        for cause in chain:
+            request = vars(cause).get("request")
+            if getattr(request, "url", None):
+                return _host_port(request.url)
+    return peer
+
+
+def _host_port(url):
+    """"host:port" of a URL, the scheme's port if it names none; None for a URL without a host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _PORTS.get(parts.scheme.lower())
+    except ValueError:          # a port that is not a number
+        return None
+    return _joined(parts.hostname, port) if parts.hostname and port else None
+
+
+def _joined(host, port):
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _fix_for_status(status, source):

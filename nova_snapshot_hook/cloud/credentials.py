@@ -65,6 +65,16 @@ class _CredentialsBehaviour:
 
     __str__ = __repr__
 
+    def setting_name(self, name):
+        """The OS_* variable `name` as the user writes it where these credentials come from: the
+        variable itself, or a clouds.yaml key (clouds.NAME.auth.auth_url)."""
+        return f"clouds.{self.cloud}.{_CLOUD_SPELLING.get(name, name)}" if self.cloud else name
+
+    @property
+    def place(self):
+        """The file (or the environment) where setting_name() is set."""
+        return self.clouds_file if self.cloud else _where(self.source)
+
     def auth_kwargs(self):
         """Keyword arguments for keystoneauth1.identity.v3.Password or v3.ApplicationCredential."""
         if self.auth_type == APPLICATION_CREDENTIAL:
@@ -92,11 +102,13 @@ class _CredentialsBehaviour:
 
 
 # Who we are to Keystone: auth_type and auth_url, the optional text fields (each text or None),
-# the interface, whether TLS is verified, and where it all came from (for messages).
+# the interface, whether TLS is verified, and where it all came from (for messages): `cloud` and
+# `clouds_file` name a clouds.yaml cloud, whose keys messages name instead of OS_* variables.
 Credentials = make_dataclass(
     "Credentials",
     [("auth_type", str), ("auth_url", str), *((name, "str | None", None) for name in OPTIONAL_TEXT),
-     ("interface", str, "public"), ("verify", bool, True), ("source", str, "")],
+     ("interface", str, "public"), ("verify", bool, True), ("source", str, ""), ("cloud", str, ""),
+     ("clouds_file", str, "")],
     bases=(_CredentialsBehaviour,), frozen=True, repr=False)
 
 
@@ -284,8 +296,9 @@ def credentials_from_vars(variables, source):
     return _from_vars(variables, source, lambda key: key)
 
 
-def _from_vars(variables, source, spell):
-    """`spell` turns an OS_* name into the key the user has to edit in `source` (clouds.yaml differs)."""
+def _from_vars(variables, source, spell, **origin):
+    """`spell` turns an OS_* name into the key the user has to edit in `source` (clouds.yaml differs);
+    `origin`: the clouds.yaml cloud and file, if any (Credentials.setting_name)."""
     var = {k: str(v) for k, v in variables.items() if v is not None and str(v) != ""}   # empty is unset
     for old, new in _LEGACY_PROJECT.items():
         if old in var and new not in var:
@@ -320,7 +333,7 @@ def _from_vars(variables, source, spell):
         auth_type=auth_type, auth_url=auth_url, **values,
         interface=_interface(var, fail, spell),
         cacert=None if insecure else var.get("OS_CACERT"), verify=not insecure,
-        cert=var.get("OS_CERT"), key=var.get("OS_KEY"), source=source)
+        cert=var.get("OS_CERT"), key=var.get("OS_KEY"), source=source, **origin)
 
 
 def _where(source):
@@ -434,7 +447,8 @@ def credentials_from_clouds(cloud, config_file=None, search=CLOUDS_SEARCH, named
         secure, secure_stat = _cloud_entry(secure_path, cloud, required=False)
         require_safe(secure_path, secure_stat, "clouds file", secret=_holds_secret(secure))
         entry = _merged(entry, secure)
-    return _from_vars(_cloud_vars(entry, source), source, lambda key: _CLOUD_SPELLING.get(key, key))
+    return _from_vars(_cloud_vars(entry, source), source, lambda key: _CLOUD_SPELLING.get(key, key),
+                      cloud=cloud, clouds_file=path)
 
 
 def _load_yaml(text, path):

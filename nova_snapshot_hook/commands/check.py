@@ -5,14 +5,17 @@ token -> this server (GET /servers/{id}) -> permissions (its
 instance actions, its images) -> its volumes -> quota (Nova's /limits; Cinder's snapshot quota
 for a volume-backed server; Glance's usage where the cloud reports it), each against what the
 configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a check that needs a
-failed one); exit 0 only when every check passed or warned. Meant to be run right after `dpkg-reconfigure`.
+failed one); exit 0 only when every check passed or warned, else the highest of the FAILs':
+2 for a finding the user must fix (settings, credentials, apt's configuration, the credential's
+access rules, the guest, the quota), 1 for a check the cloud kept from being made (it failed,
+refused or did not answer). Meant to be run right after `dpkg-reconfigure`.
 """
 
 import dataclasses
 
 from .. import views
 from ..cloud.credentials import APPLICATION_CREDENTIAL
-from ..errors import EXIT_FAILURE, EXIT_OK, AccessRuleRefused, HookError
+from ..errors import EXIT_OK, EXIT_USAGE, AccessRuleRefused, HookError
 from ..rules import access, inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
 from . import access_rules, lookup
@@ -42,30 +45,34 @@ def add_parser(commands):
                     "hw_qemu_guest_agent and os_require_quiesce, the agent's virtio port, the "
                     "agent's process) or whether backups are crash-consistent, and what to "
                     "change. One line per check, OK, WARN, FAIL or SKIP; exit status 0 only when "
-                    "every check passed or warned.")
+                    "every check passed or warned, 1 when the cloud failed, refused or did not "
+                    "answer a check, 2 when a check found something to fix (the highest "
+                    "wins).")
     add_server(cmd)
     cmd.set_defaults(run=run)
 
 
 class Checks:
     def __init__(self):
-        self.failed = False
+        self.status = EXIT_OK
 
-    def say(self, state, name, text):
+    def say(self, state, name, text, status=EXIT_USAGE):
+        """`status`: what a line neither OK nor WARN makes the exit status, the highest wins: a
+        finding is the user's to fix; a raised error brings its own (EXIT_FAILURE: the cloud's)."""
         if state not in ("OK", "WARN"):      # a WARN works, less well than it could
-            self.failed = True
+            self.status = max(self.status, status)
         print(redactor.mask(f"{state}: {name}: {text}"), flush=True)
 
     def run(self, name, step, *needs):
         """Run one check; its result (a WARN's too), or None when it failed or a check it
         needs did."""
         if any(need is None for need in needs):
-            self.say("SKIP", name, "needs a check above that failed")
+            self.say("SKIP", name, "needs a check above that failed", EXIT_OK)  # that one counts
             return None
         try:
             state, text, value = step(*needs)
         except HookError as err:
-            self.say("FAIL", name, str(err))
+            self.say("FAIL", name, str(err), err.exit_code)
             return None
         self.say(state, name, text)
         return value if state in ("OK", "WARN") else None
@@ -96,7 +103,7 @@ def run(ctx, args):
                        identity, images, attached)
             checks.run("image quota", _optional(lambda *a: _image_quota(*a, kept)), cloud,
                        identity, images)
-    return EXIT_FAILURE if checks.failed else EXIT_OK
+    return checks.status
 
 
 def _optional(step):

@@ -21,8 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from .. import views
 from ..rules import fleet_plan, freshness
 from .options import (DEFAULT_ROTATION, DEFAULT_SERIES, METHOD_HELP, add_backup_options,
-                      check_series, checked_backup_options)
-from ..errors import (EXIT_FAILURE, EXIT_UNREADABLE, AccessRuleRefused, ConfigError, HookError,
+                      check_series, checked_backup_options, monitoring, whole)
+from ..errors import (EXIT_FAILURE, EXIT_UNKNOWN, AccessRuleRefused, ConfigError, HookError,
                       IdentityError)
 from ..log import SUCCESS, log, redactor
 from ..text import printable
@@ -89,7 +89,7 @@ def add_parser(commands):
                     "failed, 2 for bad arguments, settings or credentials.")
     add_backup_options(snap, FLEET_HELP, lambda cmd: (
         _add_selection(cmd),
-        cmd.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
+        cmd.add_argument("--concurrency", type=whole, default=DEFAULT_CONCURRENCY, metavar="N",
                          help=f"back up at most N servers at a time, 1 to "
                               f"{fleet_plan.MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})")))
     snap.add_argument("--dry-run", action="store_true",
@@ -103,8 +103,8 @@ def add_parser(commands):
                     "newest active backup, its age, the state of the newest image and how many "
                     "active backups are kept. A series is stale with --max-age when it has no "
                     "backup newer than that, failing when its newest image is killed (a failed "
-                    "upload). Exit status: 0 fine, 1 a series is stale, 2 a series is failing "
-                    "or the status cannot be read.")
+                    "upload). Exit status, as a monitoring plugin: 0 fine, 1 a series is stale, 2 "
+                    "a series is failing, 3 the status cannot be read.")
     _add_selection(status)
     status.add_argument("--series", action="append", default=[], metavar="BACKUP_TYPE",
                         help="only this series (repeat for more); a server without it shows it "
@@ -114,6 +114,7 @@ def add_parser(commands):
                              "(26h, 8d)")
     status.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     status.set_defaults(run=run_status)
+    monitoring(status)
 
 
 # -- the edge ---------------------------------------------------------------------------------
@@ -316,12 +317,12 @@ def run_status(ctx, args):
         servers = selected_servers(cloud, selection)
         images = cloud.list_images(owner=cloud.project_id())
     except HookError as err:
-        if err.exit_code != EXIT_FAILURE:       # settings, credentials: exit 2 with its own line
+        if err.exit_code != EXIT_FAILURE:       # settings, credentials: UNKNOWN with their own line
             raise
         if isinstance(err, AccessRuleRefused):
             err.for_operator("fleet")
         log.error(f"cannot read the backups: {redactor.mask(str(err))}")
-        return EXIT_UNREADABLE
+        return EXIT_UNKNOWN
     rows = fleet_plan.freshness(servers, images, now, series=args.series, max_age=args.max_age)
     code = freshness.exit_code(rows)
     if args.json:

@@ -1,9 +1,10 @@
 """The options more than one command shares, worded once."""
 
 import argparse
+import math
 
 from .. import paths
-from ..errors import ConfigError
+from ..errors import EXIT_UNKNOWN, ConfigError
 from ..rules import naming
 
 DEFAULT_SERIES, DEFAULT_ROTATION = "manual", 7
@@ -26,15 +27,23 @@ def add_server(cmd):
     cmd.add_argument("--server", metavar="ID", help=SERVER_HELP)
 
 
+def monitoring(cmd):
+    """`status` and `fleet status` follow the monitoring-plugin convention (0 OK, 1 WARNING,
+    2 CRITICAL, 3 UNKNOWN): a bad argument, setting or credential, an unreachable cloud or a bug
+    of ours is UNKNOWN (cli.failure_status), never a verdict on the backups."""
+    cmd.usage_exit = EXIT_UNKNOWN
+    cmd.set_defaults(monitoring=True)
+
+
 def add_backup_options(cmd, texts, add_own):
     """The options `snapshot` and `fleet snapshot` share, worded by `texts`; `add_own(cmd)` adds
     the command's own options where --help lists them, before the waits."""
     cmd.add_argument("series", nargs="?", default=DEFAULT_SERIES, metavar="BACKUP_TYPE",
                      help=texts["series"])
-    cmd.add_argument("rotation", nargs="?", type=int, default=DEFAULT_ROTATION, metavar="ROTATION",
+    cmd.add_argument("rotation", nargs="?", type=whole, default=DEFAULT_ROTATION, metavar="ROTATION",
                      help=texts["rotation"])
     add_own(cmd)
-    cmd.add_argument("--timeout", type=float, metavar="SECONDS", help=texts["timeout"])
+    cmd.add_argument("--timeout", type=number, metavar="SECONDS", help=texts["timeout"])
     cmd.add_argument("--wait", choices=("captured", "active", "none"), default="captured",
                      help=texts["wait"])
     cmd.add_argument("--no-wait", dest="wait", action="store_const", const="none",
@@ -71,6 +80,30 @@ def check_series(series, option="--series"):
     problem = naming.check_series(series)
     if problem:
         raise ConfigError(f"bad {option} '{series}': {problem}")
+
+
+def whole(text):
+    """argparse type: an int, refused in our words (argparse says "invalid int value")."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number: {_shown(text)}") from None
+
+
+def number(text):
+    """argparse type: a finite float; float() also takes "nan" and "inf", which no bound
+    refuses (nan <= 0 is false)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number: {_shown(text)}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number: {_shown(text)}")
+    return value
+
+
+def _shown(text):
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def whole_number(text):

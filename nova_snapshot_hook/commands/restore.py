@@ -11,7 +11,7 @@ from ..rules import inventory, naming, restore_plan
 from ..errors import EXIT_OK, CloudError, ConfigError
 from ..text import call_lines, format_time, printable
 from . import lookup
-from .options import add_server, checked_timeout
+from .options import add_server, checked_timeout, number
 from ..log import SUCCESS, log
 from ..waiting import growing, wait_until
 
@@ -48,7 +48,7 @@ def add_parser(commands):
                      help="--new: a security group, repeatable (default: copied)")
     cmd.add_argument("--availability-zone", metavar="ZONE",
                      help="--new: availability zone (default: copied)")
-    cmd.add_argument("--timeout", type=float, metavar="SECONDS",
+    cmd.add_argument("--timeout", type=number, metavar="SECONDS",
                      help="give up waiting after this long (default: settings, 600)")
     cmd.add_argument("--no-wait", action="store_true",
                      help="return once the request is accepted, without waiting for the server")

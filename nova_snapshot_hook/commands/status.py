@@ -1,5 +1,6 @@
 """The `status` command: the last backup of each series, its age and state; exit codes for
-monitoring (0 fine, 1 stale, 2 failing); optionally a Prometheus textfile-collector file."""
+monitoring (0 fine, 1 stale, 2 failing, 3 unknown); optionally a Prometheus textfile-collector
+file."""
 
 import json
 import time
@@ -10,8 +11,8 @@ from ..context import say
 from ..files import atomic_write
 from ..rules import freshness, inventory
 from . import lookup
-from .options import add_server
-from ..errors import EXIT_UNREADABLE, ConfigError, HookError
+from .options import add_server, monitoring
+from ..errors import EXIT_UNKNOWN, ConfigError, HookError
 from ..log import log
 
 
@@ -25,15 +26,16 @@ def _moment(text):
 
 def add_parser(commands):
     cmd = commands.add_parser(
-        "status", help="is each series backed up recently? exit 0 fine, 1 stale, 2 failing",
+        "status", help="is each series backed up recently? exit 0 fine, 1 stale, 2 failing, "
+                  "3 unknown",
         description="Show the last backup of each series of this server, its age and state, "
                     "and the outcome of the series' last attempt on this host. A scheduled tier "
                     "is stale when its newest backup (or a higher tier's) is older than 26 hours "
                     "for daily, 8 days for weekly, 32 days for monthly, 367 days for yearly, "
                     "each plus [schedule] max_delay; the apt series and by-hand series are never "
-                    "stale. A series is failing when its last attempt failed. Exit status: 0 "
-                    "fine, 1 a series is stale, 2 a series is failing or the status cannot be "
-                    "read.")
+                    "stale. A series is failing when its last attempt failed. Exit status, as a "
+                    "monitoring plugin: 0 fine, 1 a series is stale, 2 a series is failing, 3 "
+                    "the status cannot be read.")
     cmd.add_argument("--prometheus", metavar="FILE",
                      help="also write the metrics to FILE for node-exporter's textfile collector "
                           "(replaced atomically)")
@@ -42,6 +44,7 @@ def add_parser(commands):
     cmd.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     add_server(cmd)
     cmd.set_defaults(run=run)
+    monitoring(cmd)
 
 
 def run(ctx, args):
@@ -61,8 +64,8 @@ def run(ctx, args):
             healths = freshness.judge([], recorded, server_id, counts, settings.apt_series, False,
                                    settings.schedule_max_delay, now)
             write_atomically(args.prometheus, freshness.prometheus_text(
-                healths, now, EXIT_UNREADABLE, cloud_up=False))
-        return EXIT_UNREADABLE
+                healths, now, EXIT_UNKNOWN, cloud_up=False))
+        return EXIT_UNKNOWN
 
     healths = freshness.judge(images, recorded, ctx.server_id, counts, settings.apt_series,
                            settings.apt_enabled, settings.schedule_max_delay, now)

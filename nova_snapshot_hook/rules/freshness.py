@@ -19,17 +19,18 @@ tier (one scheduled run takes one image, of the highest tier due: Sunday's backu
 and a tier without any backup is stale only once scheduled backups have existed for longer than
 its limit (the lowest enabled tier: once there is no scheduled backup at all).
 
-Exit status: the highest of the verdicts' (0 without any series); 2 also when the status cannot
-be read.
+Exit status, the monitoring-plugin convention: the highest of the verdicts' (0 OK without any
+series, 1 WARNING, 2 CRITICAL); 3 UNKNOWN when the status cannot be read (the commands' own).
 """
 
 from . import inventory, volumes
 from .outcome import FAILED
+from ..errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from ..text import format_time, human_age
 from .schedule import STALE_AFTER, TIERS
 
 OK, OFF, STALE, FAILING = "ok", "off", "stale", "failing"
-EXIT = {OK: 0, OFF: 0, STALE: 1, FAILING: 2}     # and errors.EXIT_UNREADABLE
+EXIT = {OK: EXIT_OK, OFF: EXIT_OK, STALE: EXIT_WARNING, FAILING: EXIT_CRITICAL}
 FAILED_UPLOAD = "killed"
 
 
@@ -113,7 +114,7 @@ def backups_by_series(images):
 
 
 def exit_code(rows):
-    return max((EXIT[row.verdict] for row in rows), default=0)
+    return max((EXIT[row.verdict] for row in rows), default=EXIT_OK)
 
 
 # -- `status`: this server's series, with the schedule's tiers -----------------------------------
@@ -214,7 +215,7 @@ def prometheus_text(rows, now, code, cloud_up=True):
     lines += [f"# HELP {PREFIX}cloud_up 1 if the cloud answered the status query, else 0.",
               f"# TYPE {PREFIX}cloud_up gauge", f"{PREFIX}cloud_up {1 if cloud_up else 0}",
               f"# HELP {PREFIX}status Exit status of 'nova-snapshot-hook status': 0 fine, "
-              "1 stale, 2 failing or unreadable.",
+              "1 stale, 2 failing, 3 unknown (the backups cannot be read).",
               f"# TYPE {PREFIX}status gauge", f"{PREFIX}status {code}",
               f"# HELP {PREFIX}status_timestamp_seconds When the status was taken (Unix time).",
               f"# TYPE {PREFIX}status_timestamp_seconds gauge",

@@ -263,7 +263,7 @@ def test_hand_edits_survive_dpkg_reconfigure_and_come_back_into_debconf(root):
     text = root.read(SETTINGS)
     edited = (text.replace("weekly = 4", "weekly = 6\n# weekly: six, says the admin")
                   .replace("# max_delay = 3600", "max_delay = 120")
-              + "\n[custom]\nkept = yes\n")
+              + "\n# the admin's own note, kept\n")
     assert edited != text
     root.write(SETTINGS, edited)
     # Another answer changes at the same time: both must hold afterwards.

@@ -208,4 +208,4 @@ def test_fleet_status_shows_each_servers_series_and_judges_the_age(fleet, fleet_
     assert stale.returncode == 1
     refusing = [line for line in stale.stdout.splitlines() if f"{mark}-refusing" in line]
     assert len(refusing) == 1 and refusing[0].endswith("stale: no backup")
-    assert fleet("fleet", "status", "--tag", "nsh-fleet-no-such-tag").returncode == 2
+    assert fleet("fleet", "status", "--tag", "nsh-fleet-no-such-tag").returncode == 3   # UNKNOWN

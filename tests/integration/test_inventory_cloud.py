@@ -383,13 +383,14 @@ def test_status_is_0_when_fresh_1_when_stale_and_2_when_the_last_attempt_failed(
     assert status(nsh).returncode == 0
 
 
-def test_status_that_cannot_reach_the_cloud_exits_2_and_says_so_in_the_metrics(nsh, tmp_path):
+def test_status_that_cannot_reach_the_cloud_exits_3_and_says_so_in_the_metrics(nsh, tmp_path):
     nsh.credentials.write_text(nsh.credentials.read_text().replace(
         openrc_vars("openrc")["OS_AUTH_URL"], "http://127.0.0.1:9/v3"))
     prom = tmp_path / "nsh.prom"
     result = status(nsh, "--prometheus", str(prom))
-    assert result.returncode == 2 and "cannot reach the cloud" in result.stderr
+    assert result.returncode == 3 and "cannot reach 127.0.0.1:9" in result.stderr     # UNKNOWN
     assert metrics(prom)["nova_snapshot_hook_cloud_up"] == "0"
+    assert metrics(prom)["nova_snapshot_hook_status"] == "3"
 
 
 # -- check --------------------------------------------------------------------------------------
@@ -421,7 +422,7 @@ def test_check_with_a_wrong_password_fails_the_token_and_skips_what_needs_it(nsh
     nsh.credentials.write_text(read_state("openrc").replace(openrc_vars("openrc")["OS_PASSWORD"],
                                                             wrong) + "\n")
     result = nsh("-vv", "check")
-    assert result.returncode == 1
+    assert result.returncode == 2          # Keystone refused the credentials: the user's to fix
     lines = [line for line in result.stdout.splitlines()         # -vv adds DEBUG lines
              if line.startswith(("OK: ", "FAIL: ", "SKIP: "))]
     lines = [line for line in lines if ": apt hook: " not in line]    # this host's apt

@@ -131,7 +131,7 @@ def test_a_clouds_yaml_others_can_write_fails_the_check_naming_file_and_fix(fake
     os.chmod(tmp_path / "secure.yaml", 0o600)
     monkeypatch.setenv("OS_CLOUD", "c")
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-    assert run("check") == 1
+    assert run("check") == 2
     found = lines(capsys)
     failed, = starting(found, "FAIL: credentials: ")
     assert f"{clouds} has mode {mode:04o}" in failed and f"chmod 600 {clouds}" in failed
@@ -155,7 +155,7 @@ def test_a_credentials_conffile_others_can_write_fails_the_check(fake, capsys, t
     conffile = tmp_path / "credentials"
     conffile.write_text("export OS_AUTH_URL=https://keystone.example/identity/v3\n")
     os.chmod(conffile, 0o666)
-    assert call_cli("-c", tmp_path / "nsh.conf", "--credentials", conffile, "check").returncode == 1
+    assert call_cli("-c", tmp_path / "nsh.conf", "--credentials", conffile, "check").returncode == 2
     failed, = starting(lines(capsys), "FAIL: credentials: ")
     assert f"{conffile} has mode 0666" in failed and f"chmod 600 {conffile}" in failed
 

@@ -77,7 +77,7 @@ def test_cloud_unreachable_warns_once_and_lets_apt_go_on(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path)
     assert status == 0
     warnings = [line for line in err.splitlines() if line.startswith("WARNING:")]
-    assert len(warnings) == 1 and "cannot reach the cloud" in warnings[0]
+    assert len(warnings) == 1 and "cannot reach 127.0.0.1:9 (connection refused)" in warnings[0]
     assert warnings[0].endswith("apt goes on.")
     assert "Secret-Pw-123" not in out + err and "Traceback" not in err
 
@@ -119,6 +119,15 @@ def test_a_malformed_action_line_warns_naming_it_and_lets_apt_go_on(tmp_path):
 def test_bad_settings_file_warns_naming_the_key(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path, settings="operations = instal\n")
     assert status == 0 and "[apt] operations" in err and "apt goes on" in err
+
+
+@pytest.mark.parametrize("settings, env, says", [
+    ("[shedule]\ndaily = 3\n", None, "unknown section [shedule]"),
+    ("", {"NOVA_SNAPSHOT_HOOK_CONFIG": "/nonexistent/nsh.conf"}, "no such settings file")])
+def test_a_refused_settings_file_warns_once_and_lets_apt_go_on(tmp_path, settings, env, says):
+    status, out, err = run_hook(INSTALL, tmp_path, settings=settings, env=env)
+    assert status == 0 and len(err.splitlines()) == 1, err
+    assert err.startswith("WARNING:") and says in err and err.rstrip().endswith("apt goes on.")
 
 
 def test_comments_only_credentials_take_no_backup_and_say_so_quietly(tmp_path):

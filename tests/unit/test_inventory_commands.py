@@ -59,18 +59,18 @@ def test_status_at_takes_a_utc_time_and_refuses_anything_else(capsys, settings_f
     args = cli.build_parser().parse_args(["status", "--at", "2026-11-28T12:00"])
     assert args.at == inventory.parse_time("2026-11-28T12:00:00Z")
     result = call_cli("-c", settings_file, "status", "--at", "tomorrow", capsys=capsys)
-    assert result.returncode == 2 and "not a UTC time" in result.stderr
+    assert result.returncode == 3 and "not a UTC time" in result.stderr     # UNKNOWN
 
 
-def test_status_without_credentials_cannot_be_read_and_exits_2_with_a_metrics_file(
+def test_status_without_credentials_cannot_be_read_and_exits_3_with_a_metrics_file(
         capsys, settings_file, tmp_path, monkeypatch):
     monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(tmp_path / "host"))
     metrics = tmp_path / "nsh.prom"
     result = call_cli("-c", settings_file, "--credentials", str(tmp_path / "missing"), "status",
                       "--prometheus", str(metrics), capsys=capsys)
-    assert result.returncode == 2 and "cannot read the backups" in result.stderr
+    assert result.returncode == 3 and "cannot read the backups" in result.stderr
     assert "nova_snapshot_hook_cloud_up 0" in metrics.read_text()
-    assert "nova_snapshot_hook_status 2" in metrics.read_text()
+    assert "nova_snapshot_hook_status 3" in metrics.read_text()
 
 
 def test_check_without_credentials_fails_that_line_and_skips_the_rest(capsys, settings_file,
@@ -80,7 +80,7 @@ def test_check_without_credentials_fails_that_line_and_skips_the_rest(capsys, se
     result = call_cli("-c", settings_file, "--credentials", str(tmp_path / "missing"), "check",
                       capsys=capsys)
     lines = result.stdout.splitlines()
-    assert result.returncode == 1
+    assert result.returncode == 2       # the credentials are the user's to fix
     assert lines[0].startswith("OK: settings: ") and lines[1].startswith("OK: apt hook: ")
     assert lines[2].startswith("FAIL: credentials: ")
     assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 13

@@ -51,7 +51,7 @@ FAULTS = [
      "did not answer in time", 1),
     ("credentials", refuse(CredentialsError("createBackup: the cloud refused the credentials "
                                             "(HTTP 401)", fix="check the user")), "HTTP 401", 2),
-    ("server gone", server_gone, "does not exist", 1),
+    ("server gone", server_gone, "does not exist", 2),       # its fix is [server] id
     ("capture failed", fail_capture, "failed", 1),
     ("a bug", a_bug, "KeyError", 1),
 ]

@@ -184,3 +184,13 @@ def test_the_boolean_check_prints_what_debconf_stores():
     result = subprocess.run(["/bin/sh", "-ec", '. "$0"; boolean Yes; boolean off', SHELL_LIB],
                             capture_output=True, text=True)
     assert result.stdout.split() == ["true", "false"]
+
+
+def test_the_postinst_writes_only_keys_of_the_table():
+    """The settings file refuses unknown sections and keys: a debconf answer written under one
+    would stop every run after the next dpkg-reconfigure."""
+    script = open(os.path.join(REPO, "debian", "postinst")).read()
+    written = re.findall(r"^\s*(?:if .*then )?keep (\w+) (\w+) ", script, re.M)
+    written += [("schedule", tier) for tier in re.findall(r"^\s*keep_tier (\w+) ", script, re.M)]
+    assert set(written) <= set(config.KEYS)
+    assert set(written) == {(key.section, key.name) for key in ASKED}

@@ -94,7 +94,7 @@ def test_the_cloud_failure_of_a_strict_run_is_recorded_once(tmp_path):
     status, out, err = run_hook(INSTALL, tmp_path, settings="strict = yes\n")
     assert status == 99 and err.count("ERROR:") == 1
     entry = recorded_failure(tmp_path)
-    assert entry["outcome"] == "failed" and "cannot reach the cloud" in entry["error"]
+    assert entry["outcome"] == "failed" and "cannot reach 127.0.0.1:9" in entry["error"]
     assert entry["server"] == "11111111-2222-3333-4444-555555555555"
 
 
