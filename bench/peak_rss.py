@@ -10,7 +10,7 @@ peak RSS of that one child, side by side with the baseline `/usr/bin/python3 -I 
                 through it eventlet) when it is installed, as here for the local cloud
   cli-snapshot  `nova-snapshot-hook snapshot` on the local cloud
 The cloud runs need minicloud/up; they use a project of their own with one server. The issue
-sets no target for memory: the figures are for the README. A benchmark, not a test.
+sets no target for memory: the figures are for doc/performance.md. A benchmark, not a test.
 
     /usr/bin/python3 bench/peak_rss.py [--runs 3]
 """
