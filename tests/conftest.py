@@ -12,11 +12,13 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-for directory in (REPO, HERE):
+for directory in (REPO, HERE, os.path.join(HERE, "soak")):
     if directory not in sys.path:
         sys.path.insert(0, directory)
 
 import host_state  # noqa: E402
+import runners  # noqa: E402
+import vm_site  # noqa: E402
 from nova_snapshot_hook import paths  # noqa: E402
 
 _run = {}
@@ -49,6 +51,13 @@ def pytest_collection_modifyitems(config, items):
 def pytest_sessionstart(session):
     if not os.environ.get(paths.ROOT_ENVIRONMENT):
         _run["made"] = os.environ[paths.ROOT_ENVIRONMENT] = tempfile.mkdtemp(prefix="nsh-tests-")
+    if runners.SITE not in os.environ:
+        # Every run of the program in a child sees only its own dependencies, as on a VM
+        # (tests/runners.py says why): faster here, and a dependency debian/control forgets
+        # fails the tests as it would fail a VM.
+        site = tempfile.mkdtemp(prefix="nsh-site-")
+        _run["site"] = os.environ[runners.SITE] = vm_site.build(
+            os.path.join(site, "site"), os.path.join(REPO, "debian", "control"))
     _run["before"] = host_state.listing()
 
 
@@ -56,6 +65,9 @@ def pytest_sessionfinish(session, exitstatus):
     if "before" not in _run:
         return
     changed = host_state.changes(_run.pop("before"), host_state.listing())
+    if "site" in _run:
+        shutil.rmtree(os.path.dirname(_run.pop("site")), ignore_errors=True)
+        del os.environ[runners.SITE]
     if "made" in _run:
         shutil.rmtree(_run.pop("made"), ignore_errors=True)
     if not changed:

@@ -12,6 +12,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOOK_STREAM = os.path.join(REPO, "tests", "fixtures", "apt-hook", "bookworm-install-new.txt")
 ROOT = "NOVA_SNAPSHOT_HOOK_ROOT"
 CONFIG = "NOVA_SNAPSHOT_HOOK_CONFIG"
+# The site directory every run uses unless told otherwise (tests/conftest.py builds it): the
+# program sees only its own dependencies, as on a VM, and not this host's cloud packages, which
+# keystoneauth1 and novaclient would import when present (0.87 s of CPU a run, 0.27 s without).
+SITE = "NSH_TEST_SITE"          # "none": every run with this host's dist-packages
 # /usr/sbin/nova-snapshot-hook on a VM sees only the modules of its dependencies (soak/vm_site.py)
 ON_A_VM = ("import site, sys; site.addsitedir(sys.argv.pop(1)); "
            "sys.path.insert(0, sys.argv.pop(1)); "
@@ -21,8 +25,10 @@ ON_A_VM = ("import site, sys; site.addsitedir(sys.argv.pop(1)); "
 def cli_command(*args, settings=None, credentials=None, wrap=(), site=None):
     """`wrap`: a command whose last word is a shell script ending in `exec` (to set up a namespace
     first); the command line is appended to that script. `site`: a vm_site directory, to run as
-    on a VM. `settings` becomes --config, which apt-hook and apt-post-invoke do not take: apt's
+    on a VM (default: $NSH_TEST_SITE when set). `settings` becomes --config, which apt-hook and apt-post-invoke do not take: apt's
     lines name none (run_hook and environment() pass theirs in NOVA_SNAPSHOT_HOOK_CONFIG)."""
+    site = site or os.environ.get(SITE, "none")
+    site = None if site == "none" else site
     command = [PYTHON, "-I", "-S", "-c", ON_A_VM, site, REPO] if site else \
         [PYTHON, "-m", "nova_snapshot_hook"]
     command += ["--config", str(settings)] if settings else []
