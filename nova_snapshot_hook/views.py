@@ -1,5 +1,6 @@
 """What the commands print for people: the lines of `list`, `show`, `status`, `prune` and
-`fleet`, made from what the rules decided (rules/ decides, this module words it, commands/ prints).
+`fleet`, and the credential's expiry, made from what the rules decided (rules/ decides, this
+module words it, commands/ prints).
 The JSON shapes stay with the rules' objects (as_dict, inventory.record): scripts read those
 (json.dumps escapes every control character, and every non-ASCII one, by default).
 
@@ -9,7 +10,7 @@ image can write them: every line made here goes through text.printable (`_printa
 
 import json
 
-from .rules import inventory, pinning, volumes
+from .rules import expiry, inventory, pinning, volumes
 from .rules.naming import PREFIX, SERVER_PROPERTY, made_by_us
 from .rules.restore_plan import unprotect_hint
 from .text import format_time, human_age, human_size, printable, table
@@ -219,6 +220,29 @@ def status_lines(rows, now):
     total = (sum(row.size[0] for row in rows), sum(row.size[1] for row in rows))
     return _printable(lines + [f"Kept in all: {sum(row.active for row in rows)} backup(s), "
                                f"{size_text(*total)}."])
+
+
+def credential_expiry(record, judged, fix):
+    """When the application credential in use expires (`check`'s line, `status`'s), and `fix`
+    once it is near (rules/expiry.py)."""
+    name = f"application credential {record.get('name')} ({record.get('id')})"
+    if judged.expires is None:
+        return printable(f"{name} never expires")
+    when = format_time(judged.expires, seconds=False) + " UTC"
+    if judged.expired:
+        text = f"{name} expired {when}"
+    else:
+        left = {0: "less than a day", 1: "1 day"}.get(judged.days_left, f"{judged.days_left} days")
+        text = f"{name} expires {when}, in {left}"
+    if judged.verdict != expiry.OK:
+        text += f": {fix}"
+    return printable(text)
+
+
+def status_credential_line(record, judged, fix):
+    """`status`'s last line, in its monitoring words."""
+    word = {expiry.OK: "ok", expiry.WARN: "warning", expiry.FAIL: "critical"}[judged.verdict]
+    return f"Credential expiry: {word}: {credential_expiry(record, judged, fix)}"
 
 
 def fleet_status_lines(rows, now):

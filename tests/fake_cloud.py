@@ -1,5 +1,6 @@
 """One in-memory stand-in for cloud.Cloud, for the unit tests: Nova, Glance and Cinder as far
-as this tool uses them, with the answers' shapes and the refusals of the real services.
+as this tool uses them, with the answers' shapes and the refusals of the real services, and
+Keystone's record of the application credential in use (`credential`).
 
 tests/integration/test_cloud_contract.py runs the same scenarios against it and against the
 local cloud, so that what the unit tests learn from it holds on a real cloud.
@@ -60,6 +61,9 @@ class FakeCloud:
         self._tick = 1_796_000_000
         self._scripts = {}                 # image id -> its remaining capture script
         self._snapshot_scripts = {}        # snapshot id -> its remaining statuses
+        # Keystone's record of the application credential in use ("id", "name", "expires_at");
+        # None: a password, which has no expiry
+        self.credential = None
 
     # -- building the scene ------------------------------------------------------------------
     def add_server(self, name="web01", volume_backed=False, volumes=0, **fields):
@@ -279,6 +283,15 @@ class FakeCloud:
         self._enter("project_id")
         self._leave("project_id")
         return PROJECT
+
+    # -- Keystone ----------------------------------------------------------------------------
+    def application_credential(self):
+        self._enter("application_credential")
+        self._leave("application_credential")
+        return copy.deepcopy(self.credential)
+
+    def replace_credential_fix(self):
+        return "make a new application credential"
 
     # -- Glance ------------------------------------------------------------------------------
     def get_image(self, image_id):

@@ -16,7 +16,7 @@ import contextlib
 import os
 import re
 import socket
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from keystoneauth1 import adapter, exceptions as ksa
 from novaclient import client as nova_client, exceptions as nova_exc
@@ -162,6 +162,34 @@ class Cloud:
                 # Keystone puts the application credential's access rules in the token itself:
                 # no request, no rule needed to read them
                 "application_credential": _application_credential(access)}
+
+    def application_credential(self):
+        """The application credential the token was made with, as Keystone keeps it (GET
+        /v3/users/{user}/application_credentials/{id}, one request): "id", "name", "expires_at"
+        (None: it never expires)...; None when the credentials are a password. The secret is
+        never in it. Only `check` and `status` ask: the apt hook and scheduled runs stay cheap."""
+        who = self.whoami()
+        credential = who["application_credential"]
+        if not credential:
+            return None
+        # The catalog's Keystone, as the access rule names it; the auth URL where none is listed
+        base = (self.endpoints().get("identity") or (None, self.credentials.auth_url))[1]
+        url = (f"{access.identity_api(base)}/users/{quote(who['user_id'] or '', safe='')}"
+               f"/application_credentials/{quote(credential.get('id') or '', safe='')}")
+        with self.translated(f"reading application credential {credential.get('id')}"):
+            try:
+                found = self.session.get(url).json()
+            except ksa.NotFound as err:
+                if not _no_such_credential(err):
+                    raise           # another 404 (a wrong endpoint): said as any other
+                raise self.credential_gone(credential.get("id")) from None
+        found = found.get("application_credential") if isinstance(found, dict) else None
+        if not isinstance(found, dict) or "expires_at" not in found:
+            raise CloudError(f"Keystone's answer about application credential "
+                             f"{credential.get('id')} has no expires_at",
+                             fix="check the catalog's identity endpoint and [cloud] https_proxy "
+                                 "in the settings: something else answers for Keystone")
+        return found
 
     def project_id(self):
         """The id of the credentials' project, from the token (authenticating if need be)."""
@@ -316,6 +344,14 @@ class Cloud:
             raise self.unreachable(doing, err) from None
         except ksa.Unauthorized as err:
             self.refused_by_rules(doing, err.method, err.url)
+            if self.credentials.auth_type == APPLICATION_CREDENTIAL and _authenticating(doing, err):
+                # Keystone says no more (expiry, a wrong secret and a disabled user look alike)
+                named = self.credentials.application_credential_id or \
+                    self.credentials.application_credential_name
+                raise CredentialsError(
+                    f"{doing}: Keystone refused application credential {named} (HTTP 401): it "
+                    "has expired, its secret is wrong, or its user or project is disabled",
+                    fix=self.replace_credential_fix()) from None
             raise CredentialsError(f"{doing}: the cloud refused the credentials (HTTP 401)",
                                    fix=f"check the user, password or application credential in {source}"
                                    ) from None
@@ -331,6 +367,11 @@ class Cloud:
             raise CloudError(f"{doing}: the cloud did not answer in time ({_first_line(err)})",
                              fix="retry later, or raise [cloud] api_timeout in the settings") from None
         except ksa.HttpError as err:
+            if self.credentials.auth_type == APPLICATION_CREDENTIAL \
+                    and _authenticating(doing, err) and _no_such_credential(err):
+                named = self.credentials.application_credential_id or \
+                    self.credentials.application_credential_name
+                raise self.credential_gone(named) from None
             raise CloudError(f"{doing}: HTTP {err.http_status} {_first_line(err.message)}",
                              fix=_fix_for_status(err.http_status, source)) from None
         except nova_exc.ClientException as err:
@@ -375,11 +416,20 @@ class Cloud:
                    f"the settings, or {key('OS_INTERFACE')} in {place}")
         return CloudError(line, fix=fix)
 
+    def credential_gone(self, credential_id):
+        return CredentialsError(f"Keystone has no application credential {credential_id} "
+                                "(HTTP 404): it was deleted", fix=self.replace_credential_fix())
+
+    def replace_credential_fix(self):
+        return (f"make a new application credential and put its id and secret in "
+                f"{self.credentials.place}: 'nova-snapshot-hook access-rules' prints the command "
+                "that makes a restricted one (nova-snapshot-hook-access-rules(8))")
+
     def refused_by_rules(self, doing, method, url):
         """A service's 401 to an application credential, after a fresh token, is its access
         rules (keystonemiddleware fails closed): raise naming the rule that is missing."""
         if self.credentials.auth_type != APPLICATION_CREDENTIAL or not (method and url) \
-                or doing == "authenticating":
+                or _authenticating(doing, url=url):
             return
         try:
             endpoints = self.endpoints()
@@ -447,6 +497,20 @@ def page_link(link, endpoint):
 
 
 _PORTS = {"http": 80, "https": 443}
+
+
+def _authenticating(doing, err=None, url=None):
+    """Whether the request was the token request itself (also when keystoneauth authenticates
+    again in the middle of another call): no access rule covers it, Keystone answers it."""
+    url = url or getattr(err, "url", None) or ""
+    return doing == "authenticating" or urlsplit(url).path.rstrip("/").endswith("/auth/tokens")
+
+
+def _no_such_credential(err):
+    """Keystone's 404 for a deleted application credential ("Could not find Application
+    Credential: ID."), to the token request too; not a 404 of a wrong URL."""
+    return getattr(err, "http_status", None) == 404 and \
+        "application credential" in str(getattr(err, "message", "")).lower()
 
 
 def _application_credential(access):

@@ -24,9 +24,10 @@ def add_parser(commands):
                     "service catalog's endpoint paths and types, with this server's id in Nova's "
                     "paths, and exactly the requests the tool makes: image deletion only where our "
                     "own rotation runs ([snapshot] method = image, or a server that boots from a "
-                    "volume), Cinder only for a volume-backed server. The rules go to stdout; the "
-                    "notes and the full 'openstack application credential create' command, with a "
-                    "suggested name and expiry, to stderr.")
+                    "volume), Cinder only for a volume-backed server, and Keystone's record of the "
+                    "credential itself, where check and status read its expiry. The rules go to "
+                    "stdout; the notes and the full 'openstack application credential create' "
+                    "command, with a suggested name and expiry, to stderr.")
     add_server(cmd)
     cmd.add_argument("--for", dest="uses", metavar="USES", default="",
                      help="also allow these commands, comma-separated: " + ",".join(access.USES))
@@ -84,6 +85,9 @@ def notes(rules, where, project):
         lines.append(f"# - delete ANY unprotected image of project {project}.")
     if any("/snapshots" in one["path"] for one in rules):
         lines.append("# - read, mark and delete ANY volume snapshot of the project.")
+    if any("/application_credentials/" in one["path"] for one in rules):
+        lines.append("# - read the record of ANY application credential of its user (name, "
+                     "expiry, roles, access rules; never a secret), given its id.")
     lines.append("# It cannot act on other servers, make servers, volumes or credentials, or "
                  "touch the network: give it an expiry, and delete it when the server goes.")
     lines.append("# Run the command as the user owning the credential, with a password or an "

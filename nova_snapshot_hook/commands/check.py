@@ -1,14 +1,15 @@
 """The `check` command: is everything in place for backups, without taking one?
 
-settings -> apt's own configuration (is the hook registered and on?) -> credentials -> a
-token -> this server (GET /servers/{id}) -> permissions (its
+settings -> apt's own configuration (is the hook registered and on?) -> credentials -> a token ->
+this server (GET /servers/{id}) -> the credential's access rules and expiry -> permissions (its
 instance actions, its images) -> its volumes -> quota (Nova's /limits; Cinder's snapshot quota
 for a volume-backed server; Glance's usage where the cloud reports it), each against what the
-configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a check that needs a
-failed one); exit 0 only when every check passed or warned, else the highest of the FAILs':
-2 for a finding the user must fix (settings, credentials, apt's configuration, the credential's
-access rules, the guest, the quota), 1 for a check the cloud kept from being made (it failed,
-refused or did not answer). Meant to be run right after `dpkg-reconfigure`.
+configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a
+check that needs a failed one); exit 0 only when every check passed or warned, else the highest
+of the FAILs': 2 for a finding the user must fix (settings, credentials, apt's configuration, the
+credential's access rules or near expiry, the guest, the quota), 1 for a check the cloud kept
+from being made (it failed, refused or did not answer). Meant to be run right after
+`dpkg-reconfigure`.
 """
 
 import dataclasses
@@ -16,7 +17,7 @@ import dataclasses
 from .. import views
 from ..cloud.credentials import APPLICATION_CREDENTIAL
 from ..errors import EXIT_OK, EXIT_USAGE, AccessRuleRefused, HookError
-from ..rules import access, inventory, retention, volumes
+from ..rules import access, expiry, inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
 from . import access_rules, lookup
 from .options import add_server
@@ -33,8 +34,9 @@ def add_parser(commands):
                     "file, apt's configuration as apt reads it (the hook registered with "
                     "stream version 3, not switched off by NovaSnapshotHook::Skip or a later "
                     "file), the credentials, a token from Keystone, this server's identity "
-                    "(confirmed with GET /servers/{id}), the permission to read its instance "
-                    "actions and its images, and the quota where the cloud reports it (Nova's "
+                    "(confirmed with GET /servers/{id}), an application credential's expiry "
+                    "(a WARN within 30 days, a FAIL within 7 or once expired), the permission "
+                    "to read its instance actions and its images, and the quota where the cloud reports it (Nova's "
                     "limits, Cinder's volume snapshot quota for a volume-backed server, Glance's "
                     "image quota), each compared with what the configured rotations keep at most "
                     "(every series' count plus one new backup, times today's backup size). The "
@@ -91,6 +93,8 @@ def run(ctx, args):
         cloud = checks.run("token", lambda c: _token(ctx), credentials)
         identity = checks.run("server", lambda c: _server(ctx, c), cloud)
         checks.run("access rules", lambda c, i: _access_rules(ctx, c, i), cloud, identity)
+        if credentials and credentials.auth_type == APPLICATION_CREDENTIAL:   # a password: none
+            checks.run("credential expiry", _optional(_expiry), cloud)
         checks.run("instance actions", _instance_actions, cloud, identity)
         images = checks.run("images", _images, cloud, identity)
         attached = checks.run("volumes", _volumes, cloud, identity)
@@ -217,17 +221,36 @@ def _access_rules(ctx, cloud, identity):
                         + access_rules.create_command(needed, server.get("name") or "")), None
     widest = access.rules_for(access.USES, dataclasses.replace(where, rotation=True))
     missing, wide = access.compare(granted, needed, widest)
-    if missing:
+    optional = access.optional_rules([], where)
+    if [one for one in missing if one not in optional]:
         return "FAIL", (f"application credential {credential.get('name')} lacks "
                         f"{len(missing)} rule(s) this server's use needs: "
                         + "; ".join(access.describe(one) for one in missing)
                         + " ('nova-snapshot-hook access-rules' prints them all)"), None
+    # Made before the tool read the expiry: it works, but Keystone may refuse that one read
+    warnings = ["lacks the rule that lets check and status read its expiry: "
+                + "; ".join(access.describe(one) for one in missing)] if missing else []
     if wide:
-        return "WARN", (f"application credential {credential.get('name')}: rule(s) wider than "
-                        "this server's use needs: " + "; ".join(access.describe(one) for one in wide)
+        warnings.append("rule(s) wider than this server's use needs: "
+                        + "; ".join(access.describe(one) for one in wide))
+    if warnings:
+        return "WARN", (f"application credential {credential.get('name')}: "
+                        + "; ".join(warnings)
                         + " ('nova-snapshot-hook access-rules' prints what is needed)"), granted
     return "OK", (f"application credential {credential.get('name')}: {len(granted)} rules, none "
                   "missing, none wider than this server's use"), granted
+
+
+def _expiry(cloud):
+    """When the application credential expires (rules/expiry.py): within 30 days a WARN, within
+    7 days a FAIL, the user's to fix before Keystone refuses it. One GET to Keystone."""
+    import time
+    found = lookup.credential_expiry(cloud, time.time())
+    if found is None:
+        return "OK", "the token names no application credential", None
+    record, judged = found
+    state = {expiry.OK: "OK", expiry.WARN: "WARN", expiry.FAIL: "FAIL"}[judged.verdict]
+    return state, views.credential_expiry(record, judged, cloud.replace_credential_fix()), judged
 
 
 def _apt_hook():

@@ -1,9 +1,10 @@
-"""Finding this server and its images, for list, show, restore and status."""
+"""Finding this server and its images, for list, show, restore and status; the credential's
+expiry, for check and status."""
 
 from .. import views
 from ..errors import CloudError, ConfigError, IdentityError
 from ..log import log
-from ..rules import inventory, volumes
+from ..rules import expiry, inventory, volumes
 from ..rules.naming import SERVER_PROPERTY
 
 
@@ -62,3 +63,17 @@ def find_image(ctx, text):
         raise ConfigError(f"no image {text} in this project",
                           fix="'nova-snapshot-hook list' shows this server's images")
     return inventory.pick_by_name(images, text, ctx.server_id)
+
+
+def credential_expiry(cloud, now):
+    """(Keystone's record of the application credential in use, its expiry.Expiry), or None for
+    a password, which has no expiry to read. One GET, for `check` and `status` only."""
+    record = cloud.application_credential()
+    if record is None:
+        return None
+    try:
+        expires = expiry.parse(record.get("expires_at"))
+    except ValueError as err:
+        raise CloudError(f"application credential {record.get('id')}: Keystone's expires_at is "
+                         f"{err}", fix="ask the cloud's operators") from None
+    return record, expiry.judge(expires, now)

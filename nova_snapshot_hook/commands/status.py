@@ -1,6 +1,7 @@
-"""The `status` command: the last backup of each series, its age and state; exit codes for
-monitoring (0 fine, 1 stale, 2 failing, 3 unknown); optionally a Prometheus textfile-collector
-file."""
+"""The `status` command: the last backup of each series, its age and state, and when the
+application credential expires (rules/expiry.py); exit codes for monitoring (0 fine, 1 stale or
+the credential expires within 30 days, 2 failing or within 7, 3 unknown); optionally a Prometheus
+textfile-collector file."""
 
 import json
 import time
@@ -12,7 +13,7 @@ from ..files import atomic_write
 from ..rules import freshness, inventory
 from . import lookup
 from .options import add_server, monitoring
-from ..errors import EXIT_UNKNOWN, ConfigError, HookError
+from ..errors import EXIT_OK, EXIT_UNKNOWN, ConfigError, HookError
 from ..log import log
 
 
@@ -33,9 +34,13 @@ def add_parser(commands):
                     "is stale when its newest backup (or a higher tier's) is older than 26 hours "
                     "for daily, 8 days for weekly, 32 days for monthly, 367 days for yearly, "
                     "each plus [schedule] max_delay; the apt series and by-hand series are never "
-                    "stale. A series is failing when its last attempt failed. Exit status, as a "
-                    "monitoring plugin: 0 fine, 1 a series is stale, 2 a series is failing, 3 "
-                    "the status cannot be read.")
+                    "stale. A series is failing when its last attempt failed. An application "
+                    "credential's expiry is read from Keystone: within 30 days it is a warning, "
+                    "within 7 days (or expired) critical; a password has none, and an expiry "
+                    "that cannot be read is said and changes nothing. Exit status, as a "
+                    "monitoring plugin: 0 fine, 1 a series is stale or the credential expires "
+                    "within 30 days, 2 a series is failing or the credential expires within 7 "
+                    "days, 3 the status cannot be read.")
     cmd.add_argument("--prometheus", metavar="FILE",
                      help="also write the metrics to FILE for node-exporter's textfile collector "
                           "(replaced atomically)")
@@ -69,17 +74,47 @@ def run(ctx, args):
 
     healths = freshness.judge(images, recorded, ctx.server_id, counts, settings.apt_series,
                            settings.apt_enabled, settings.schedule_max_delay, now)
-    code = freshness.exit_code(healths)
+    credential, judged, error = credential_expiry(ctx, now)
+    code = max(freshness.exit_code(healths), judged.exit_code if judged else EXIT_OK)
     if args.prometheus:
-        write_atomically(args.prometheus, freshness.prometheus_text(healths, now, code))
+        write_atomically(args.prometheus, freshness.prometheus_text(
+            healths, now, code, credential_expires=judged.expires if judged else None))
     if args.json:
         report = {"server": ctx.server_id, "time": int(now), "exit_status": code,
-                  "series": [h.as_dict(now) for h in healths]}
+                  "series": [h.as_dict(now) for h in healths],
+                  "credential": expiry_record(credential, judged, error)}
         say(json.dumps(report, indent=1, sort_keys=True))
     else:
         for line in views.status_lines(healths, now):
             say(line)
+        if judged:
+            say(views.status_credential_line(credential, judged,
+                                             ctx.cloud.replace_credential_fix()))
     return code
+
+
+def credential_expiry(ctx, now):
+    """(Keystone's record of the application credential, its expiry.Expiry, None), or (None,
+    None, the error) when it cannot be read: said, and the verdict on the backups stays what
+    they make it. (None, None, None) for a password. One GET, after the backups were read."""
+    try:
+        with ctx.bounded(ctx.settings.timeout):
+            found = lookup.credential_expiry(ctx.cloud, now)
+    except HookError as err:
+        log.warning(f"cannot read the credential's expiry: {err}")
+        return None, None, str(err)
+    return (found or (None, None)) + (None,)
+
+
+def expiry_record(credential, judged, error):
+    """`status --json`'s "credential": null for a password."""
+    if error:
+        return {"error": error}
+    if not judged:
+        return None
+    return {"id": credential.get("id"), "name": credential.get("name"),
+            "expires_at": credential.get("expires_at"), "days_left": judged.days_left,
+            "verdict": judged.verdict, "exit_status": judged.exit_code}
 
 
 def write_atomically(path, text):

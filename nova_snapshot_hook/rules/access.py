@@ -3,8 +3,9 @@
 One table, NEEDS, lists every request the code makes, as a path below a service's endpoint. The
 rules Keystone stores are built from it with the catalog's own endpoint paths (a cloud may serve
 Nova under /compute/v2.1) and service types (block-storage or volumev3), with this server's id in
-Nova's paths. A test records every request the commands make and checks each one against these
-rules, so the printed rules are what the code calls. Matching follows keystonemiddleware: the
+Nova's paths; Keystone's own API is the service type identity (a credential reads its expiry
+there). A test records every request the commands make and checks each one against these rules,
+so the printed rules are what the code calls. Matching follows keystonemiddleware: the
 method exactly, `*` or `{name}` one path segment, `**` any depth, the whole path, no query string.
 Pure: no I/O.
 """
@@ -18,7 +19,8 @@ USES = ("list", "prune", "restore")
 BACKUP = "backup"
 # Our name for a service -> the catalog types that may stand for it, in order of preference.
 SERVICE_TYPES = {"compute": ("compute",), "image": ("image",),
-                 "volume": ("block-storage", "volumev3", "volume")}
+                 "volume": ("block-storage", "volumev3", "volume"), "identity": ("identity",)}
+IDENTITY_API = "/v3"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Need:
     uses: tuple = (BACKUP,)
     when: str = ""      # "": always; "rotation": our own rotation runs; "volume": boots from a
                         # volume; "cinder": the catalog has a volume service
+    optional: bool = False  # a credential without it works: only this read is refused
 
 
 NEEDS = (
@@ -67,6 +70,10 @@ NEEDS = (
     Need("compute", "GET", "/flavors/*", "restore --new --flavor", ("restore",)),
     Need("compute", "POST", "/servers", "restore --new boots a server", ("restore",)),
     Need("compute", "GET", "/servers/*", "restore --new follows the new server", ("restore",)),
+    # The credential's own record: its user and id are unknown until it is made (and access-rules
+    # may run as another user); Keystone's policy lets a user read only their own credentials.
+    Need("identity", "GET", "/users/*/application_credentials/*",
+         "check and status: the credential's own expiry (optional)", optional=True),
 )
 
 
@@ -88,9 +95,14 @@ def needs_for(uses, situation):
             and need.service in situation.endpoints]
 
 
+def optional_rules(uses, situation):
+    """The rules of reads a credential works without (refused, they are only reported)."""
+    return [rule(need, situation) for need in needs_for(uses, situation) if need.optional]
+
+
 def rule(need, situation):
     service_type, url = situation.endpoints[need.service]
-    prefix = urlsplit(url).path.rstrip("/")
+    prefix = urlsplit(identity_api(url) if need.service == "identity" else url).path.rstrip("/")
     path = need.path.replace("{server}", situation.server_id)
     return {"service": service_type, "method": need.method, "path": prefix + path}
 
@@ -116,6 +128,12 @@ def pick_endpoints(catalog, interface, region):
                 found[name] = (service_type, url)
                 break
     return found
+
+
+def identity_api(url):
+    """Keystone's v3 API below its catalog URL, which often names no version (/identity)."""
+    url = url.rstrip("/")
+    return url if url.endswith(IDENTITY_API) else url + IDENTITY_API
 
 
 def _endpoint_url(catalog, service_type, interface, region):

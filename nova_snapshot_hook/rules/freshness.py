@@ -191,8 +191,9 @@ def _label(value):
     return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
-def prometheus_text(rows, now, code, cloud_up=True):
-    """The node-exporter textfile-collector file: gauges per series, then the overall state."""
+def prometheus_text(rows, now, code, cloud_up=True, credential_expires=None):
+    """The node-exporter textfile-collector file: gauges per series, then the overall state;
+    `credential_expires`: when the application credential expires (None: never, or none)."""
     values = {name: [] for name, _ in METRICS}
     for row in rows:
         label = f'{{series="{_label(row.series)}"}}'
@@ -212,10 +213,17 @@ def prometheus_text(rows, now, code, cloud_up=True):
             continue
         lines += [f"# HELP {PREFIX}{name} {text}", f"# TYPE {PREFIX}{name} gauge"]
         lines += [f"{PREFIX}{name}{label} {value}" for label, value in values[name]]
+    if credential_expires is not None:
+        lines += [f"# HELP {PREFIX}credential_expiry_timestamp_seconds When the application "
+                  "credential in use expires (Unix time; Keystone's expires_at). Absent when it "
+                  "never expires, or for a password.",
+                  f"# TYPE {PREFIX}credential_expiry_timestamp_seconds gauge",
+                  f"{PREFIX}credential_expiry_timestamp_seconds {credential_expires:.0f}"]
     lines += [f"# HELP {PREFIX}cloud_up 1 if the cloud answered the status query, else 0.",
               f"# TYPE {PREFIX}cloud_up gauge", f"{PREFIX}cloud_up {1 if cloud_up else 0}",
               f"# HELP {PREFIX}status Exit status of 'nova-snapshot-hook status': 0 fine, "
-              "1 stale, 2 failing, 3 unknown (the backups cannot be read).",
+              "1 stale (or the credential expires within 30 days), 2 failing (or the "
+              "credential expires within 7 days), 3 unknown (the backups cannot be read).",
               f"# TYPE {PREFIX}status gauge", f"{PREFIX}status {code}",
               f"# HELP {PREFIX}status_timestamp_seconds When the status was taken (Unix time).",
               f"# TYPE {PREFIX}status_timestamp_seconds gauge",

@@ -401,20 +401,30 @@ def test_check_passes_every_check_with_good_credentials(nsh, own_server, openrc)
     result = nsh("check", extra_env={"APT_CONFIG": str(SHIPPED_APT_CONF)})
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
+    by_name = {line.split(":")[1].strip(): line for line in lines}
+    # a password has no expiry: no line for it
+    expiry = ["credential expiry"] if openrc == "appcred-openrc" else []
     assert [line.split(":")[1].strip() for line in lines] == [
-        "settings", "apt hook", "credentials", "token", "server", "access rules",
+        "settings", "apt hook", "credentials", "token", "server", "access rules", *expiry,
         "instance actions", "images", "volumes", "quiesce", "compute quota", "volume quota",
         "image quota"]
     # neither credential has access rules: a warning (test_access_rules_cloud.py has the rest)
-    assert lines[5].startswith("WARN: access rules: ")
+    assert by_name["access rules"].startswith("WARN: access rules: ")
     # the fake driver's image asks for no guest agent (crash-consistent), or the server runs from
     # a backup that an earlier test of this module restored and deleted: a warning either way
-    assert lines[9].startswith("WARN: quiesce: ")
-    assert "crash-consistent" in lines[9] or "no longer exists" in lines[9]
-    assert all(line.startswith("OK: ") for line in lines if line not in (lines[5], lines[9]))
-    assert own_server in lines[4] and "not reported" in lines[12]
-    assert lines[8] == "OK: volumes: none attached"
-    assert lines[11] == "OK: volume quota: not needed: the server boots from an image"
+    quiesce = by_name["quiesce"]
+    assert quiesce.startswith("WARN: quiesce: ")
+    assert "crash-consistent" in quiesce or "no longer exists" in quiesce
+    assert all(line.startswith("OK: ") for line in lines
+               if line not in (by_name["access rules"], quiesce))
+    assert own_server in by_name["server"] and "not reported" in by_name["image quota"]
+    assert by_name["volumes"] == "OK: volumes: none attached"
+    assert by_name["volume quota"] == \
+        "OK: volume quota: not needed: the server boots from an image"
+    if expiry:      # minicloud's own credential was made without an expiry
+        assert by_name["credential expiry"].startswith("OK: credential expiry: application "
+                                                       "credential ") and \
+            by_name["credential expiry"].endswith(" never expires")
 
 
 def test_check_with_a_wrong_password_fails_the_token_and_skips_what_needs_it(nsh):

@@ -155,6 +155,10 @@ class FakeCloud:
         self.requests = []
         self.images, self.snapshots = {}, {}
         self.rules = None               # what the token's application credential carries
+        self.expires_at = None          # Keystone's record of it: None, it never expires
+        self.password = False           # a token from a password: no application credential
+        self.catalog = PREFIXED
+        self.answers = {}               # (method, path) -> (status, body), before the rest
 
     def server(self):
         server = {"id": SERVER, "name": "web01", "status": "ACTIVE",
@@ -178,9 +182,15 @@ class FakeCloud:
     def answer(self, method, path, body):
         data = json.loads(body) if body else None
         compute, image, volume = "/compute/v2.1", "/image/v2", f"/volume/v3/{PROJECT}"
+        if (method, path) in self.answers:
+            return (*self.answers[method, path], {})
         server_path = f"{compute}/servers/{SERVER}"
         if (method, path) == ("POST", "/identity/v3/auth/tokens"):
             return 201, self.token(), {"X-Subject-Token": "fake-token"}
+        if (method, path) == ("GET", "/identity/v3/users/u1/application_credentials/ac1"):
+            return 200, {"application_credential": {
+                "id": "ac1", "name": "nsh", "expires_at": self.expires_at, "unrestricted": False,
+                "project_id": PROJECT, "roles": [{"id": "r1", "name": "member"}]}}, {}
         if (method, path) == ("GET", server_path):
             return 200, {"server": self.server()}, {}
         if (method, path) == ("POST", server_path + "/action"):
@@ -248,13 +258,16 @@ class FakeCloud:
 
     def token(self):
         token = {"methods": ["application_credential"], "expires_at": "2099-01-01T00:00:00Z",
-                 "issued_at": "2026-12-01T00:00:00Z", "catalog": PREFIXED,
+                 "issued_at": "2026-12-01T00:00:00Z", "catalog": self.catalog,
                  "user": {"id": "u1", "name": "demo", "domain": {"id": "default"}},
                  "project": {"id": PROJECT, "name": "demo", "domain": {"id": "default"}},
                  "roles": [{"id": "r1", "name": "member"}],
                  "application_credential": {"id": "ac1", "name": "nsh", "restricted": True}}
         if self.rules is not None:
             token["application_credential"]["access_rules"] = self.rules
+        if self.password:
+            token["methods"] = ["password"]
+            del token["application_credential"]
         return {"token": token}
 
 
@@ -294,7 +307,7 @@ def outside(cloud, rules):
     types = {name: service_type for name, (service_type, _) in
              access.pick_endpoints(PREFIXED, "public", "R").items()}
     by_prefix = {"/compute/": types["compute"], "/image/": types["image"],
-                 "/volume/": types["volume"]}
+                 "/volume/": types["volume"], "/identity/": types["identity"]}
     missed = []
     for method, path in cloud.requests:
         if path == "/identity/v3/auth/tokens":
@@ -325,7 +338,7 @@ def test_every_request_of_the_credentials_commands_is_allowed_by_the_printed_rul
     assert set(statuses.values()) == {0}, (statuses, out)
     checks = [line for line in out.splitlines() if line.startswith(("OK:", "WARN:", "FAIL:",
                                                                     "SKIP:"))]
-    assert len(checks) == 13 and check_code in (0, 2)     # 2: this host's apt hook, a finding
+    assert len(checks) == 14 and check_code in (0, 2)     # 2: this host's apt hook, a finding
     assert all(line.startswith("OK:") for line in checks if not line.startswith(
         ("FAIL: apt hook:", "WARN: quiesce:"))), checks      # no agent on this fake image
     assert status_code in (0, 1, 2) and "access rules" not in out.replace(
@@ -333,6 +346,9 @@ def test_every_request_of_the_credentials_commands_is_allowed_by_the_printed_rul
     rules = access.rules_for([], where)
     assert outside(cloud, rules) == []
     assert "OK: access rules: application credential nsh: " in out
+    # check and status read the credential's expiry, within the rules
+    assert "OK: credential expiry: application credential nsh (ac1) never expires" in out
+    assert cloud.requests.count(("GET", "/identity/v3/users/u1/application_credentials/ac1")) == 2
     methods = {method for method, _ in cloud.requests}
     assert ("DELETE" in methods) is (volume_backed or method == "image")   # rotation really ran
     if volume_backed:

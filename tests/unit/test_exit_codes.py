@@ -71,6 +71,16 @@ def killed(cloud, monkeypatch):
                     status="killed")
 
 
+def credential_expiring(days):
+    """The application credential in use expires `days` after the backup's fresh moment."""
+    def prepare(cloud, monkeypatch):
+        created = inventory.parse_time(cloud.images[cloud.survivor]["created_at"])
+        expires = datetime.datetime.fromtimestamp(created + 3600 + days * 86400 + 600,
+                                                  datetime.timezone.utc)
+        cloud.credential = {"id": "ac1", "name": "nsh", "expires_at": expires.isoformat()}
+    return prepare
+
+
 def then(*steps):
     def prepare(cloud, monkeypatch):
         for step in steps:
@@ -125,7 +135,9 @@ CASES = [
     ("prune", None, "prune --series Daily!", 2),
     ("status", None, "status --at {fresh}", 0),
     ("status", None, "status --at {stale}", 1),
+    ("status", credential_expiring(10), "status --at {fresh}", 1),
     ("status", killed, "status --at {fresh}", 2),
+    ("status", credential_expiring(3), "status --at {fresh}", 2),
     *unknowns("status", "status"),
     ("status", None, "--config {broken} status", 3),
     ("status", None, "status --at tomorrow", 3),
@@ -235,11 +247,18 @@ def no_auth_url(cloud, monkeypatch):
     monkeypatch.delenv("OS_AUTH_URL")
 
 
+def expires_in_3_days(cloud, monkeypatch):
+    import time
+    cloud.expires_at = datetime.datetime.fromtimestamp(
+        time.time() + 3 * 86400 + 600, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
 @pytest.mark.parametrize("prepare, argv, code", [
     (apt_hook("OK"), "check", 0),
     (then(apt_hook("OK"), unreachable), "check", 1),
     (then(apt_hook("OK"), no_auth_url), "check", 2),
     (then(apt_hook("OK"), without_a_rule), "check", 2),
+    (then(apt_hook("OK"), expires_in_3_days), "check", 2),
     (apt_hook("FAIL"), "check", 2),
     (then(apt_hook("FAIL"), unreachable), "check", 2),     # the highest wins
     (None, "access-rules", 0),
@@ -247,7 +266,7 @@ def no_auth_url(cloud, monkeypatch):
     (None, "access-rules --for nonsense", 2),
     (no_auth_url, "access-rules", 2),
 ], ids=["check 0", "check 1 unreachable", "check 2 credentials", "check 2 access rules",
-        "check 2 apt hook", "check 2 over 1", "access-rules 0", "access-rules 1 unreachable",
+        "check 2 credential expiry", "check 2 apt hook", "check 2 over 1", "access-rules 0", "access-rules 1 unreachable",
         "access-rules 2 --for", "access-rules 2 credentials"])
 def test_check_and_access_rules_give_each_of_their_codes(http_fake, capsys, monkeypatch, prepare,
                                                          argv, code):

@@ -177,11 +177,14 @@ def test_status_prints_no_control_character(fake_lookup, capsys, console, monkey
     monkeypatch.setenv("NOVA_SNAPSHOT_HOOK_ROOT", str(tmp_path / "host"))
     monkeypatch.setattr(lookup, "server_images", lambda ctx: [
         evil_image(nsh_series=EVIL, backup_type=EVIL), evil_image("img-2")])
-    status_command.run(context(), types.SimpleNamespace(at=None, prometheus=None, json=False,
-                                                        server=None))
+    cloud = FakeCloud()         # Keystone's record of the credential: its name is anyone's
+    cloud.credential = {"id": "ac1", "name": EVIL, "expires_at": "2026-11-30T00:00:00.000000"}
+    status_command.run(context(cloud), types.SimpleNamespace(at=None, prometheus=None,
+                                                             json=False, server=None))
     out, err = capsys.readouterr()
     assert_clean(out + err)
     assert "\\x1b[2J" in out
+    assert "Credential expiry: critical: application credential web\\x1b]52;c;" in out
 
 
 def test_fleet_status_prints_no_control_character(capsys, console):
