@@ -283,13 +283,13 @@ def test_the_apt_hook_works_under_a_credential_made_from_its_own_access_rules(ho
 
     import requests
 
-    from test_access_rules_cloud import KEYSTONE, demo_token
+    from test_access_rules_cloud import KEYSTONE, MEMBER, demo_token
     printed = hook.run("nova-snapshot-hook", "access-rules")
     assert printed.returncode == 0, printed.stderr
     rules = json.loads(printed.stdout)
     token, user_id = demo_token()
     body = {"application_credential": {
-        "name": f"nsh-e2e-{uuid.uuid4().hex[:8]}", "access_rules": rules,
+        "name": f"nsh-e2e-{uuid.uuid4().hex[:8]}", "access_rules": rules, "roles": MEMBER,
         "expires_at": (datetime.datetime.utcnow() + datetime.timedelta(hours=1)).strftime(
             "%Y-%m-%dT%H:%M:%S")}}
     made = requests.post(f"{KEYSTONE}/users/{user_id}/application_credentials", json=body,
