@@ -5,23 +5,27 @@ this server (GET /servers/{id}) -> the credential's access rules and expiry -> p
 instance actions, its images) -> its volumes -> quota (Nova's /limits; Cinder's snapshot quota
 for a volume-backed server; Glance's usage where the cloud reports it), each against what the
 configured rotations keep at most. One line per check, `OK:`, `WARN:`, `FAIL:` or `SKIP:` (a
-check that needs a failed one); exit 0 only when every check passed or warned, else the highest
-of the FAILs': 2 for a finding the user must fix (settings, credentials, apt's configuration, the
-credential's access rules or near expiry, the guest, the quota), 1 for a check the cloud kept
-from being made (it failed, refused or did not answer). Meant to be run right after
-`dpkg-reconfigure`.
+check that needs a failed one), on stdout (a check's warning is a WARN line, never a log line);
+with --json, one document of them all instead. Exit 0 only when every check passed or warned,
+else the highest of the FAILs': 2 for a finding the user must fix (settings, credentials, apt's
+configuration, the credential's access rules or near expiry, the guest, the quota), 1 for a
+check the cloud kept from being made (it failed, refused or did not answer). Meant to be run
+right after `dpkg-reconfigure`.
 """
 
 import dataclasses
+import json
 
 from .. import views
 from ..cloud.credentials import APPLICATION_CREDENTIAL
+from ..context import say
 from ..errors import EXIT_OK, EXIT_USAGE, AccessRuleRefused, HookError
 from ..rules import access, expiry, inventory, retention, volumes
 from ..rules.naming import SERIES_PROPERTY
 from . import access_rules, lookup
 from .options import add_server
-from ..log import log, redactor
+from ..log import redactor
+from ..text import printable
 
 IMAGE_QUOTAS = {"image_count_total": "images", "image_size_total": "image storage (MiB)",
                 "image_stage_total": "staging (MiB)", "image_count_uploading": "uploads"}
@@ -51,19 +55,31 @@ def add_parser(commands):
                     "answer a check, 2 when a check found something to fix (the highest "
                     "wins).")
     add_server(cmd)
+    cmd.add_argument("--json", action="store_true",
+                     help="print the checks and the exit status as one JSON document on stdout")
     cmd.set_defaults(run=run)
 
 
 class Checks:
-    def __init__(self):
+    def __init__(self, json_output=False):
         self.status = EXIT_OK
+        self.json_output = json_output
+        self.found = []         # --json: every line as a record, printed at the end
 
     def say(self, state, name, text, status=EXIT_USAGE):
         """`status`: what a line neither OK nor WARN makes the exit status, the highest wins: a
         finding is the user's to fix; a raised error brings its own (EXIT_FAILURE: the cloud's)."""
         if state not in ("OK", "WARN"):      # a WARN works, less well than it could
             self.status = max(self.status, status)
-        print(redactor.mask(f"{state}: {name}: {text}"), flush=True)
+        if self.json_output:    # masked before JSON escapes it, where a secret could hide
+            self.found.append({"status": state.lower(), "name": name,
+                               "text": redactor.mask(text)})
+        else:       # one line, masked, the cloud's control characters (a name's) escaped
+            print(printable(redactor.mask(f"{state}: {name}: {text}")), flush=True)
+
+    def report(self):
+        """`check --json`: the lines in their order, and the exit status they make."""
+        return {"checks": self.found, "exit_status": self.status}
 
     def run(self, name, step, *needs):
         """Run one check; its result (a WARN's too), or None when it failed or a check it
@@ -81,11 +97,11 @@ class Checks:
 
 
 def run(ctx, args):
-    checks = Checks()
+    checks = Checks(args.json)
     settings = checks.run("settings", lambda: _settings(ctx.settings))
     if settings and settings.https_proxy:
         checks.run("proxy", _proxy, settings)
-    checks.run("apt hook", _apt_hook)
+    _apt_hook(checks)
     with ctx.bounded(settings.timeout if settings else 600):
         credentials = checks.run("credentials", lambda s: _credentials(ctx), settings)
         for name, text in _exposed(credentials) if credentials else ():
@@ -107,6 +123,8 @@ def run(ctx, args):
                        identity, images, attached)
             checks.run("image quota", _optional(lambda *a: _image_quota(*a, kept)), cloud,
                        identity, images)
+    if args.json:
+        say(json.dumps(checks.report(), indent=1, sort_keys=True))
     return checks.status
 
 
@@ -253,13 +271,14 @@ def _expiry(cloud):
     return state, views.credential_expiry(record, judged, cloud.replace_credential_fix()), judged
 
 
-def _apt_hook():
-    """apt's configuration as apt reads it (python-apt): is the hook registered and on?"""
+def _apt_hook(checks):
+    """apt's configuration as apt reads it (python-apt): is the hook registered and on? The
+    verdict (the worst finding), then each further finding as a line of its own: a WARN among
+    them (no Post-Invoke line) is check's to say on stdout, not a log line on stderr."""
     from ..apt.registration import hook_registration
-    result = hook_registration()
-    for _, text in result.findings[1:]:
-        log.warning(text)
-    return result.state, result.text, result
+    result = hook_registration()    # never raises: a missing python3-apt is its SKIP
+    for state, text in ((result.state, result.text),) + tuple(result.findings[1:]):
+        checks.say(state, "apt hook", text)
 
 
 def _instance_actions(cloud, identity):

@@ -60,3 +60,11 @@ def unpin_patch(image):
     if _moves_backup_type(image):
         patch.append({"op": "replace", "path": "/backup_type", "value": series})
     return patch
+
+
+def record(image):
+    """`pin --json` and `unpin --json`: the image as it is now."""
+    return {"id": image.get("id"), "name": image.get("name"),
+            "series": image.get(SERIES_PROPERTY), "pinned": is_pinned(image),
+            "pinned_from": image.get(FROM_PROPERTY), "protected": bool(image.get("protected")),
+            "backup_type": image.get("backup_type")}

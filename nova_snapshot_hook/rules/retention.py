@@ -14,7 +14,7 @@ nsh_requested within one second (naming.age_order, through inventory.newest_firs
 from . import inventory
 from .naming import PINNED_SERIES, SERIES_PROPERTY
 from .rotation import select_for_rotation
-from .volumes import being_deleted
+from .volumes import IMAGE_MARK, being_deleted
 from .schedule import TIERS
 
 
@@ -70,3 +70,35 @@ def plan(images, server_id, counts, keep=None, only=()):
 
 def to_delete(plans):
     return [image for series_plan in plans for image in series_plan.delete]
+
+
+def record(plans, orphaned, deleted=None):
+    """`prune --json`: per series what is deleted (or would be) and what is kept, each image with
+    the reason (views.prune_lines says the same to people); the orphaned volume snapshots.
+    `deleted`: the ids of the images deleted, None in a dry run."""
+    done = set(deleted or ())
+    series = []
+    for p in plans:
+        keep = None if p.keep is None else max(1, p.keep)
+        doomed = {image.get("id") for image in p.delete}
+        kept = [_entry(image, "protected" if image.get("protected") else
+                       "no count configured" if keep is None else f"among the newest {keep}")
+                for image in p.active if image.get("id") not in doomed]
+        series.append({
+            "series": p.series, "keep": keep, "count": p.keep,
+            "source": p.source, "active": len(p.active), "other_status": p.others,
+            "delete": [dict(_entry(image, "its deletion stopped half-way" if being_deleted(image)
+                                   else f"older than the newest {keep}"),
+                            deleted=image.get("id") in done) for image in p.delete],
+            "kept": kept})
+    return {"dry_run": deleted is None, "series": series,
+            "orphaned_volume_snapshots": [
+                {"id": snapshot.get("id"), "size_gb": snapshot.get("size"),
+                 "status": snapshot.get("status"),
+                 "image_id": (snapshot.get("metadata") or {}).get(IMAGE_MARK),
+                 "deleted": deleted is not None} for snapshot in orphaned]}
+
+
+def _entry(image, reason):
+    return {"id": image.get("id"), "name": image.get("name"),
+            "created_at": image.get("created_at"), "reason": reason}

@@ -285,7 +285,7 @@ def run_prune(cloud, keep):
             yield 0
     ctx = Ctx()
     ctx.settings, ctx.cloud = settings, cloud
-    return prune.run(ctx, types.SimpleNamespace(series=None, keep=keep, delete=True))
+    return prune.run(ctx, types.SimpleNamespace(series=None, keep=keep, delete=True, json=False))
 
 
 # -- item 8 and the URL guard: cloud.Cloud over a fake transport -----------------------------------

@@ -165,7 +165,7 @@ def test_prune_prints_no_control_character(capsys, console):
         cloud.add_image(**evil_image(new_id(), nsh_deleting=None, nsh_series=EVIL,
                                      backup_type=EVIL, block_device_mapping=None,
                                      created_at=f"2026-11-2{n}T04:06:00Z"))
-    args = types.SimpleNamespace(series=None, keep=1, delete=False)
+    args = types.SimpleNamespace(series=None, keep=1, delete=False, json=False)
     assert prune_command.run(context(cloud), args) == 0
     out, err = capsys.readouterr()
     assert_clean(out + err)
@@ -252,3 +252,11 @@ def test_log_lines_stay_clean_when_secrets_are_masked(capsys, console):
     out, err = capsys.readouterr()
     assert_clean(out + err)
     assert "Sekr3t" not in out + err and "*** web\\x1b" in err
+
+
+def test_check_lines_escape_the_clouds_control_characters(capsys):
+    from nova_snapshot_hook.commands.check import Checks
+    Checks().say("WARN", "server", f"this server is {EVIL}\nFAIL: forged")
+    out = capsys.readouterr().out
+    assert_clean(out)
+    assert out.count("\n") == 1 and "\\nFAIL: forged" in out
