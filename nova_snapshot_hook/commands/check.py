@@ -25,7 +25,7 @@ from ..rules.naming import SERIES_PROPERTY
 from . import access_rules, lookup
 from .options import add_server
 from ..log import redactor
-from ..text import printable
+from ..text import human_size, printable
 
 IMAGE_QUOTAS = {"image_count_total": "images", "image_size_total": "image storage (MiB)",
                 "image_stage_total": "staging (MiB)", "image_count_uploading": "uploads"}
@@ -43,7 +43,8 @@ def add_parser(commands):
                     "to read its instance actions and its images, and the quota where the cloud reports it (Nova's "
                     "limits, Cinder's volume snapshot quota for a volume-backed server, Glance's "
                     "image quota), each compared with what the configured rotations keep at most "
-                    "(every series' count plus one new backup, times today's backup size). The "
+                    "(every series' count, and one new backup at a time, times the newest "
+                    "backup's size). The "
                     "volumes check names a volume-backed server's volumes, which every backup "
                     "snapshots in Cinder, and warns about volumes attached to an image-backed "
                     "server, which are not in its images. The quiesce check says whether Nova "
@@ -119,6 +120,7 @@ def run(ctx, args):
         checks.run("compute quota", _optional(_compute_quota), cloud)
         if settings:
             kept = retention.most_kept(settings)
+            checks.run("storage", lambda *a: _storage(*a, kept), identity, images)
             checks.run("volume quota", _optional(lambda *a: _volume_quota(*a, kept)), cloud,
                        identity, images, attached)
             checks.run("image quota", _optional(lambda *a: _image_quota(*a, kept)), cloud,
@@ -348,7 +350,7 @@ def _volume_quota(cloud, identity, images, attached, kept):
     held = (sum(len(volumes.snapshot_ids(image)) for image in ours),
             sum(volumes.snapshot_gigabytes(image) for image in ours))
     parts, over = [], []
-    # the rotations hold each series' count plus one new backup (retention.most_kept)
+    # the rotations hold each series' count, and one new backup at a time (retention.most_kept)
     for row in volumes.quota_rows(limits, (count * backups, gigabytes * backups), held):
         what, _, _, limit, used, mine, need = row
         if limit == volumes.UNLIMITED:
@@ -381,6 +383,19 @@ def _compute_quota(cloud):
         limits.get("totalInstancesUsed", 0) >= limits["maxTotalInstances"]
     note = " (no room for 'restore --new')" if full else " (what 'restore --new' needs)"
     return "OK", ", ".join(parts) + note, limits
+
+
+def _storage(identity, images, kept):
+    """What the rotations cost at most, projected from the newest backup's size (a
+    volume-backed one's snapshots are sized by their volumes: `volumes` says those)."""
+    backups, words, series = kept
+    ours = inventory.newest_first(_rotated(images, identity, series))
+    size = (ours[0].get("size") or 0) if ours else 0
+    text = f"the rotations keep at most {backups} backups ({words})"
+    if not size:
+        return "OK", text + "; no backup of ours with a size yet to project their cost from", None
+    return "OK", (f"{text}: up to {human_size(backups * size)} at the newest backup's size "
+                  f"({human_size(size)}; pinned and by-hand backups come on top)"), None
 
 
 def _image_quota(cloud, identity, images, kept):

@@ -28,14 +28,16 @@ def configured_counts(settings):
 def most_kept(settings):
     """(backups, words, series): how many backups the configured rotations hold at most at once:
     each series on (apt when enabled, each tier with a count) keeps its count, plus one new
-    backup while it is made (rotation deletes only after it). The words say which rotations;
-    `series` names them (pinned and by-hand backups are not rotated: they come on top)."""
+    backup while it is made (rotation deletes only after it): one at a time, the host lock
+    serialises the backups. The defaults: 5 + 7 + 4 + 12 + 2 = 30, and 1. The words say which
+    rotations; `series` names them (pinned and by-hand backups are not rotated: on top)."""
     on = [(settings.apt_series, settings.apt_rotation, "[apt] rotation")] if settings.apt_enabled \
         else []
     on += [(tier, getattr(settings, tier), f"[schedule] {tier}") for tier in TIERS
            if getattr(settings, tier) > 0]
-    total = sum(max(1, count) + 1 for _, count, _ in on)
-    words = " + ".join(f"{series} {max(1, count)}+1" for series, count, _ in on) or "none"
+    total = sum(max(1, count) for _, count, _ in on) + (1 if on else 0)
+    words = " + ".join(f"{series} {max(1, count)}" for series, count, _ in on)
+    words = f"{words}, and 1 while a new one is made" if on else "none"
     return total, words, frozenset(series for series, _, _ in on)
 
 

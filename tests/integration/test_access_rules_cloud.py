@@ -125,7 +125,7 @@ def test_everything_the_credential_is_for_works_under_its_rules(tool, make_crede
             lines = result.stdout.splitlines()
             # one line per finding of this host's apt configuration, each on stdout
             apt = [line for line in lines if line.split(": ")[1:2] == ["apt hook"]]
-            assert apt and len(lines) - len(apt) == 13 and all(
+            assert apt and len(lines) - len(apt) == 14 and all(
                 line.startswith("OK: ") for line in lines
                 if line not in apt and not line.startswith("WARN: quiesce:")), lines
             expiry, = [line for line in lines if ": credential expiry: " in line]

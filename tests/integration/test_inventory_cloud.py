@@ -438,5 +438,5 @@ def test_check_with_a_wrong_password_fails_the_token_and_skips_what_needs_it(nsh
     lines = [line for line in lines if ": apt hook: " not in line]    # this host's apt
     assert lines[0].startswith("OK: settings") and lines[1].startswith("OK: credentials")
     assert lines[2].startswith("FAIL: token: ") and "401" in lines[2]
-    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 12
+    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 13
     assert wrong not in result.stdout + result.stderr

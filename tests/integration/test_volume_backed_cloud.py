@@ -168,7 +168,7 @@ def test_check_reports_the_volumes_and_the_quota_headroom(bfv):
     assert any(line.startswith("OK: volumes: boots from a volume; 1 attached") for line in out), out
     quota = [line for line in out if ": volume quota: " in line]
     assert len(quota) == 1 and "snapshots" in quota[0] and "rotations" in quota[0], out
-    # the defaults keep 5+1 apt and 7+1, 4+1, 12+1, 2+1 scheduled backups: more than 10 snapshots
+    # the defaults keep 5 apt and 7, 4, 12, 2 scheduled backups, and 1 being made: over 10 snapshots
     assert quota[0].startswith("WARN: "), quota
 
 

@@ -340,7 +340,7 @@ def test_every_request_of_the_credentials_commands_is_allowed_by_the_printed_rul
                                                                     "SKIP:"))]
     # this host's apt hook: one line per finding, and 2 for a FAIL among them
     apt = [line for line in checks if line.split(": ")[1:2] == ["apt hook"]]
-    assert len(apt) >= 1 and len(checks) - len(apt) == 13 and check_code in (0, 2)
+    assert len(apt) >= 1 and len(checks) - len(apt) == 14 and check_code in (0, 2)
     assert all(line.startswith("OK:") for line in checks if line not in apt
                and not line.startswith("WARN: quiesce:")), checks   # no agent on this fake image
     assert status_code in (0, 1, 2) and "access rules" not in out.replace(

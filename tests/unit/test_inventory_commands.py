@@ -83,7 +83,7 @@ def test_check_without_credentials_fails_that_line_and_skips_the_rest(capsys, se
     assert result.returncode == 2       # the credentials are the user's to fix
     assert lines[0].startswith("OK: settings: ") and lines[1].startswith("OK: apt hook: ")
     assert lines[2].startswith("FAIL: credentials: ")
-    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 13
+    assert all(line.startswith("SKIP: ") for line in lines[3:]) and len(lines) == 14
 
 
 def test_the_metrics_file_is_replaced_whole_and_readable_by_the_collector(tmp_path):

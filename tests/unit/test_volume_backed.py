@@ -329,11 +329,14 @@ def test_list_shows_each_snapshot_state_the_marks_and_what_is_kept():
     assert f"{s2} (state unknown: Cinder could not be read)" in unknown
 
 
-def test_most_kept_counts_each_series_plus_one_new_backup():
+def test_most_kept_counts_each_series_plus_one_new_backup_at_a_time():
     settings = types.SimpleNamespace(apt_enabled=True, apt_series="apt", apt_rotation=3,
                                      daily=7, weekly=0, monthly=2, yearly=0)
-    assert retention.most_kept(settings) == (4 + 8 + 3, "apt 3+1 + daily 7+1 + monthly 2+1",
-                                             {"apt", "daily", "monthly"})
+    assert retention.most_kept(settings) == (3 + 7 + 2 + 1, "apt 3 + daily 7 + monthly 2, and 1 "
+                                             "while a new one is made", {"apt", "daily", "monthly"})
+    defaults = types.SimpleNamespace(apt_enabled=True, apt_series="apt", apt_rotation=5,
+                                     daily=7, weekly=4, monthly=12, yearly=2)
+    assert retention.most_kept(defaults)[0] == 30 + 1
 
 
 def test_prune_shows_a_half_done_deletion_even_in_a_series_without_a_count():
@@ -342,3 +345,17 @@ def test_prune_shows_a_half_done_deletion_even_in_a_series_without_a_count():
     plans = retention.plan([half], SERVER, {})
     assert [i["id"] for i in retention.to_delete(plans)] == ["h"]
     assert any("delete" in line and "(h)" in line for line in views.prune_lines(plans))
+
+
+def test_check_says_what_the_rotations_cost_at_most_from_the_newest_backups_size():
+    from nova_snapshot_hook.commands.check import _storage
+    defaults = types.SimpleNamespace(apt_enabled=True, apt_series="apt", apt_rotation=5,
+                                     daily=7, weekly=4, monthly=12, yearly=2)
+    kept = retention.most_kept(defaults)
+    older = our_image("old", "2026-11-01T00:00:00Z", size=1 * 2 ** 30)
+    newest = our_image("new", "2026-11-02T00:00:00Z", size=2 * 2 ** 30)
+    state, text, _ = _storage((SERVER, "settings"), [older, newest], kept)
+    assert state == "OK" and "at most 31 backups (apt 5 + daily 7 + weekly 4 + monthly 12 + " \
+        "yearly 2, and 1 while a new one is made)" in text
+    assert "up to 62.0 GiB at the newest backup's size (2.0 GiB" in text
+    assert "no backup of ours" in _storage((SERVER, "settings"), [], kept)[1]
