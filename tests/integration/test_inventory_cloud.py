@@ -231,6 +231,7 @@ def test_show_of_an_unknown_image_is_one_clear_line(nsh):
 # -- restore ------------------------------------------------------------------------------------
 def test_rebuild_without_yes_explains_what_is_lost_and_changes_nothing(nsh, admin, own_server):
     image_id = snapshot(nsh, "daily")
+    admin.wait_idle(own_server)     # Glance says active a moment before Nova ends the task
     result = nsh("restore", image_id, "--rebuild")
     assert result.returncode == 2
     assert "EVERYTHING WRITTEN SINCE" in result.stdout and "--yes" in result.stderr
@@ -241,6 +242,7 @@ def test_rebuild_without_yes_explains_what_is_lost_and_changes_nothing(nsh, admi
 def test_rebuild_puts_this_server_on_the_backup_and_protects_it_from_rotation(nsh, admin,
                                                                               own_server):
     image_id = snapshot(nsh, "daily")
+    admin.wait_idle(own_server)     # Glance says active a moment before Nova ends the task
     result = nsh("restore", image_id, "--rebuild", "--yes")
     assert result.returncode == 0, result.stderr
     assert f"openstack image set --unprotected {image_id}" in result.stdout
@@ -406,8 +408,8 @@ def test_check_passes_every_check_with_good_credentials(nsh, own_server, openrc)
     expiry = ["credential expiry"] if openrc == "appcred-openrc" else []
     assert [line.split(":")[1].strip() for line in lines] == [
         "settings", "apt hook", "credentials", "token", "server", "access rules", *expiry,
-        "instance actions", "images", "volumes", "quiesce", "compute quota", "volume quota",
-        "image quota"]
+        "instance actions", "images", "volumes", "quiesce", "compute quota", "storage",
+        "volume quota", "image quota"]
     # neither credential has access rules: a warning (test_access_rules_cloud.py has the rest)
     assert by_name["access rules"].startswith("WARN: access rules: ")
     # the fake driver's image asks for no guest agent (crash-consistent), or the server runs from
