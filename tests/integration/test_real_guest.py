@@ -194,6 +194,8 @@ def test_a_shut_off_guest_gets_a_cold_snapshot(on_guest, real, admin):
         assert made["state"] == "active"
         assert admin.glance.get(f"/v2/images/{made['image_id']}").json()["size"] > 2 ** 20
     finally:
+        # Glance says active a moment before Nova ends the task; start is refused until then
+        admin.wait_idle(real.server, timeout=300)
         admin.nova.servers.start(real.server)
         wait_status(admin, real.server, "ACTIVE")
         real.wait_agent()
