@@ -132,6 +132,11 @@ class FakeCloud:
         """The first arguments of every call of `method`, in order."""
         return [what for name, what in self.calls if name == method]
 
+    def called_at(self, method, since=0):
+        """With a clock: when `method` was called, in order, from the `since`-th call on."""
+        return [at for (name, _), at in zip(self.calls[since:], self.times[since:])
+                if name == method]
+
     # -- Nova --------------------------------------------------------------------------------
     def script_server(self, server_id, *changes):
         """What the server shows on its next reads: each read applies the next dict of

@@ -13,7 +13,7 @@ from ..rules import capture, naming, rotation, volumes
 from . import delete
 from ..errors import ActionRefused, CaptureTimeout, CloudError
 from ..log import SUCCESS, log
-from ..text import Call, printable
+from ..text import Call
 from ..waiting import growing, wait_until
 
 TASK_STATE = "OS-EXT-STS:task_state"
@@ -87,13 +87,9 @@ def planned_call(server_id, hostname, request, server=None):
 
 def accepted_image_id(answer, call):
     """The new image's id from Nova's answer to the backup request (microversion >= 2.45)."""
-    image_id = answer.get("image_id") if isinstance(answer, dict) else None
-    if not naming.is_uuid(image_id):
-        raise CloudError(f"{call.method} {call.path}: Nova accepted the backup request but named "
-                         f"no image id in its answer ({printable(repr(image_id))[:80]})",
-                         fix="check that the compute endpoint is Nova at microversion 2.45 or "
-                             "later")
-    return image_id
+    return naming.answered_id(answer, "image_id", "image id", f"{call.method} {call.path}",
+                              fix="check that the compute endpoint is Nova at microversion "
+                                  "2.45 or later")
 
 
 def first_method(request_method, server=None):

@@ -340,6 +340,12 @@ def _rotated(images, identity, series):
             and image.get("status") == "active" and image.get(SERIES_PROPERTY) in series]
 
 
+def _newest_size(backups):
+    """The newest backup's size in bytes (0 without one): what the next one will cost."""
+    ours = inventory.newest_first(backups)
+    return (ours[0].get("size") or 0) if ours else 0
+
+
 def _volume_quota(cloud, identity, images, attached, kept):
     if not volumes.is_volume_backed(identity[1]):
         return "OK", "not needed: the server boots from an image", None
@@ -389,8 +395,7 @@ def _storage(identity, images, kept):
     """What the rotations cost at most, projected from the newest backup's size (a
     volume-backed one's snapshots are sized by their volumes: `volumes` says those)."""
     backups, words, series = kept
-    ours = inventory.newest_first(_rotated(images, identity, series))
-    size = (ours[0].get("size") or 0) if ours else 0
+    size = _newest_size(_rotated(images, identity, series))
     text = f"the rotations keep at most {backups} backups ({words})"
     if not size:
         return "OK", text + "; no backup of ours with a size yet to project their cost from", None
@@ -403,8 +408,8 @@ def _image_quota(cloud, identity, images, kept):
     if not usage:
         return "OK", "not reported by this cloud", usage
     backups, words, series = kept
-    ours = inventory.newest_first(_rotated(images, identity, series))
-    size_mib = (ours[0].get("size") or 0) / 2 ** 20 if ours else 0
+    ours = _rotated(images, identity, series)
+    size_mib = _newest_size(ours) / 2 ** 20
     projected = {"image_count_total": backups - len(ours),
                  "image_size_total": backups * size_mib - sum(
                      (image.get("size") or 0) for image in ours) / 2 ** 20}

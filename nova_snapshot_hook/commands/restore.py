@@ -9,7 +9,7 @@ import time
 from ..context import say
 from ..rules import inventory, naming, restore_plan
 from ..errors import EXIT_OK, CloudError, ConfigError
-from ..text import call_lines, format_time, printable
+from ..text import call_lines, format_time
 from . import lookup
 from .options import add_server, checked_timeout, number
 from ..log import SUCCESS, log
@@ -118,12 +118,9 @@ def boot_new(ctx, args, server, image, deadline):
     calls = protect_calls(image) + [restore_plan.create_call(body)]
     if args.dry_run:
         return show_calls(calls)
-    created = execute(ctx, image, calls).get("server")
-    new_id = created.get("id") if isinstance(created, dict) else None
-    if not naming.is_uuid(new_id):
-        raise CloudError(f"Nova accepted the new server {args.new} but named no server id in "
-                         f"its answer ({printable(repr(new_id))[:80]})",
-                         fix=f"look for it with 'openstack server show {args.new}'")
+    new_id = naming.answered_id(execute(ctx, image, calls).get("server"), "id", "server id",
+                                f"creating server {args.new}",
+                                fix=f"look for it with 'openstack server show {args.new}'")
     log.info(f"Server {args.new} ({new_id}) requested.")
     after_new_server_hints(ctx, new_id)
     if args.no_wait:

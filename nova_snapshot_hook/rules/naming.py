@@ -42,6 +42,18 @@ def is_uuid(value):
     return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
+def answered_id(answer, key, noun, request, fix):
+    """answer[key] when it is a UUID: an id the cloud answers goes into later URL paths, so any
+    other answer (none, a planted "../x") is one line naming `request`, never a KeyError."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if is_uuid(value):
+        return value
+    from ..errors import CloudError         # here: the hook's fast path imports this module
+    from ..text import printable
+    raise CloudError(f"{request} was accepted, but the answer named no {noun} "
+                     f"({printable(repr(value))[:80]})", fix=fix)
+
+
 def check_series(series):
     """A series (Nova's backup_type) is a short lowercase word; returns an error text or None."""
     if not series or len(series) > 64:

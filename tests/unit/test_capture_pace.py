@@ -40,8 +40,7 @@ class CaptureAt(FakeCloud):
     def since_request(self, method):
         """When `method` was called after the request, in seconds since it."""
         start = self.calls.index(("execute", "createBackup"))
-        return [at - self.asked_at for (name, _), at in
-                zip(self.calls[start:], self.times[start:]) if name == method]
+        return [at - self.asked_at for at in self.called_at(method, since=start)]
 
 
 def capture(at, timeout=600, **request):

@@ -1,3 +1,5 @@
+import pytest
+
 from nova_snapshot_hook.rules import naming
 
 NOW = 1795665960  # 2026-11-26T04:06:00Z
@@ -108,3 +110,14 @@ def test_the_age_order_is_created_at_then_our_stamp():
     inherited = dict(ours, name="someone-else", image_type="snapshot")
     assert naming.age_order(inherited) == ("2026-11-26T04:06:00Z", "")
     assert naming.age_order({}) == ("", "")
+
+
+@pytest.mark.parametrize("answer", [None, [], {}, {"id": None}, {"id": "../../volumes/x"},
+                                    {"id": "web01"}])
+def test_an_answer_without_a_uuid_is_one_line_naming_the_request(answer):
+    from nova_snapshot_hook.errors import CloudError
+    with pytest.raises(CloudError, match=r"^creating server n was accepted, but the answer "
+                                         r"named no server id \("):
+        naming.answered_id(answer, "id", "server id", "creating server n", fix="look")
+    uuid = "0b1e8c2a-0d1f-4e55-9a3b-7c2d4e6f8a10"
+    assert naming.answered_id({"id": uuid}, "id", "server id", "r", fix="f") == uuid

@@ -138,14 +138,14 @@ class Waiting:
     last for good), on a fake clock from 0; `asked` holds when each read was answered."""
 
     def __init__(self, *changes):
-        self.cloud, self.clock, self.asked = FakeCloud(), FakeClock(), []
+        self.clock = FakeClock()
+        self.cloud = FakeCloud(self.clock)
         self.cloud.add_server(id=SERVER, name="web01")
         self.cloud.script_server(SERVER, *changes)
-        self.cloud.between["get_server"] = self.note
 
-    def note(self, cloud):
-        self.asked.append(self.clock())
-        cloud.between["get_server"] = self.note      # re-armed: `between` runs once
+    @property
+    def asked(self):
+        return self.cloud.called_at("get_server")
 
     def wait(self, seconds, **kwargs):
         return wait_for_server(self.cloud, SERVER, self.clock() + seconds, clock=self.clock,

@@ -94,7 +94,7 @@ def test_no_request_is_sent_at_the_deadline():
                        sleep=clock.sleep)
     with pytest.raises(CloudError, match="still busy at the deadline"):
         snap.run()
-    asked = [at for (method, _), at in zip(cloud.calls, cloud.times) if method == "execute"]
+    asked = cloud.called_at("execute")
     assert asked[:3] == [0, 0.25, 0.625] and max(asked) < 5.0 and clock() == 5.0
 
 
